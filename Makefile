@@ -1,0 +1,37 @@
+# Two commands do everything (see README):
+#   make study   set up, get Fashion-MNIST, run the whole quick study through papermill, write the report
+#   make test    set up, run the test suite (what CI runs)
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+PROFILE ?= quick
+
+.PHONY: setup data study test test-all bench clean-cache
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m ipykernel install --user --name mialth --display-name "Python (mialth)" >/dev/null
+	touch $@
+
+setup: $(VENV)/.installed
+
+data: setup
+	$(PY) -m mialth_utils.data
+
+study: data
+	$(PY) -m mialth_utils.sweep study --profile $(PROFILE)
+
+test: setup
+	MPLBACKEND=Agg $(PY) -m pytest -m "not gpu and not slow" -q
+
+test-all: setup
+	MPLBACKEND=Agg $(PY) -m pytest -m "not gpu" -q
+
+bench: setup
+	$(PY) -m mialth_utils.bench
+
+clean-cache:
+	rm -rf results/cache results/runs

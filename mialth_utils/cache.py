@@ -1,0 +1,133 @@
+"""Hash-keyed artefact cache (OpenLTH style).
+
+An artefact lives in ``<cache>/<kind>/<hash>/`` where the hash is taken over the canonical JSON
+of its spec (which must include everything that changes it: data set, split, keep-row, model,
+training, seed). ``spec.json`` is written beside it and a ``DONE`` marker last, atomically:
+``DONE`` present means load; a folder without it is redone from scratch.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .paths import cache_root
+
+
+class CorruptArtifactError(RuntimeError):
+    """A cached file could not be read back; the message names the folder to delete."""
+
+
+def _plain(obj: Any):
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, (np.ndarray, tuple)):
+        return list(obj.tolist() if isinstance(obj, np.ndarray) else obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot put {type(obj).__name__} into a cache spec")
+
+
+def canonical_json(spec: dict) -> str:
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"), default=_plain)
+
+
+def spec_hash(spec: dict) -> str:
+    """16 hex digits of sha256 over the canonical JSON of ``spec``."""
+    return hashlib.sha256(canonical_json(spec).encode()).hexdigest()[:16]
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(payload)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(Path(path), json.dumps(obj, indent=2, sort_keys=True, default=_plain).encode())
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise CorruptArtifactError(f"cannot read {path}: {err}. Delete its folder to recompute it.") from err
+
+
+def save_state(path: Path, state_dict: dict) -> None:
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, tmp)
+    os.replace(tmp, path)
+
+
+def load_state(path: Path, device: torch.device | str = "cpu") -> dict:
+    """Load a saved ``state_dict`` with ``weights_only=True``; a damaged file raises CorruptArtifactError."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # noqa: BLE001 (torch raises many kinds on a damaged file)
+        raise CorruptArtifactError(f"checkpoint {path} is damaged ({type(err).__name__}: {err}). "
+                                   f"Delete {Path(path).parent} to recompute it.") from err
+
+
+def save_arrays(path: Path, **arrays: np.ndarray) -> None:
+    tmp = Path(path).with_name(Path(path).name + ".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path) as npz:
+            return {k: npz[k] for k in npz.files}
+    except Exception as err:  # noqa: BLE001
+        raise CorruptArtifactError(f"cannot read {path} ({err}). Delete {Path(path).parent} to recompute it.") from err
+
+
+class Artifact:
+    """One cached artefact folder."""
+
+    def __init__(self, kind: str, spec: dict, root: Path | None = None):
+        self.kind, self.spec = kind, spec
+        self.hash = spec_hash(spec)
+        self.path = Path(root or cache_root()) / kind / self.hash
+
+    @property
+    def done(self) -> bool:
+        return (self.path / "DONE").exists()
+
+    def prepare(self) -> Path:
+        """Start (or restart) the artefact: an unfinished folder is wiped, spec.json written."""
+        if self.path.exists() and not self.done:
+            shutil.rmtree(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json(self.path / "spec.json", self.spec)
+        return self.path
+
+    def mark_done(self) -> None:
+        atomic_write_bytes(self.path / "DONE", b"")
+
+    def invalidate(self) -> None:
+        (self.path / "DONE").unlink(missing_ok=True)
+
+    def __repr__(self) -> str:
+        return f"Artifact({self.kind}/{self.hash}, done={self.done})"
+
+
+def cached(kind: str, spec: dict, build: Callable[[Path], None], root: Path | None = None) -> Path:
+    """Run ``build(folder)`` unless the artefact for ``spec`` is done; return its folder."""
+    art = Artifact(kind, spec, root)
+    if not art.done:
+        build(art.prepare())
+        art.mark_done()
+    return art.path

@@ -1,0 +1,136 @@
+"""Who trains on what: the pool, the balanced keep-matrix and the disjoint shadow split.
+
+Row 0 of a keep-matrix is the target model, rows 1..M-1 are reference (shadow) models.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def array_hash(array: np.ndarray) -> str:
+    """A short, stable hash of an array's dtype, shape and bytes (goes into cache specs)."""
+    array = np.ascontiguousarray(array)
+    h = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+    h.update(array.tobytes())
+    return h.hexdigest()[:16]
+
+
+def balanced_keep(n_models: int, n_examples: int, seed: int) -> np.ndarray:
+    """LiRA's construction: each example is IN for exactly half of the models.
+
+    For every example (column) the models are ranked by a seeded uniform draw and the first
+    half keep it, so each column has exactly ``n_models // 2`` True entries.
+    """
+    _check_counts(n_models, n_examples)
+    if n_models % 2:
+        raise ValueError(f"n_models must be even for a balanced keep-matrix, got {n_models}")
+    rng = np.random.default_rng(seed)
+    return rng.uniform(size=(n_models, n_examples)).argsort(axis=0) < n_models // 2
+
+
+@dataclass(frozen=True)
+class Membership:
+    """The keep-matrix of a population and which pool examples the target game is played on.
+
+    ``keep[m, i]``: model m trains on pool example i. ``target_pool``: the examples whose
+    membership in model 0 is the game (all of them in the LiRA design; the target half in the
+    disjoint design). ``mode`` is ``"balanced"`` or ``"disjoint"``.
+    """
+
+    keep: np.ndarray
+    target_pool: np.ndarray
+    mode: str
+    seed: int
+
+    @property
+    def n_models(self) -> int:
+        return self.keep.shape[0]
+
+    @property
+    def hash(self) -> str:
+        return array_hash(np.concatenate([self.keep, self.target_pool[None]], axis=0))
+
+    def member_mask(self, model: int = 0) -> np.ndarray:
+        return self.keep[model]
+
+    def row_hash(self, model: int) -> str:
+        return array_hash(self.keep[model])
+
+
+def make_membership(n_models: int, n_examples: int, seed: int, mode: str = "balanced") -> Membership:
+    """Build the keep-matrix of a population of ``n_models`` (target + references) over a pool.
+
+    ``balanced``: LiRA design, every example IN for exactly half of the models.
+    ``disjoint``: Shokri design: the pool is halved; the target trains on a random half of the
+    first half only, the references on a balanced keep over the second half only.
+    """
+    if mode == "balanced":
+        keep = balanced_keep(n_models, n_examples, seed)
+        return Membership(keep, np.ones(n_examples, bool), mode, seed)
+    if mode != "disjoint":
+        raise ValueError(f"unknown membership mode {mode!r}: use 'balanced' or 'disjoint'")
+    _check_counts(n_models, n_examples)
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n_examples)
+    target_part, shadow_part = perm[: n_examples // 2], perm[n_examples // 2:]
+    keep = np.zeros((n_models, n_examples), bool)
+    keep[0, rng.permutation(target_part)[: len(target_part) // 2]] = True
+    n_ref = n_models - 1
+    if n_ref >= 2:
+        ref_keep = rng.uniform(size=(n_ref, len(shadow_part))).argsort(axis=0) < n_ref // 2
+        keep[1:, shadow_part] = ref_keep
+    else:
+        keep[1, rng.permutation(shadow_part)[: len(shadow_part) // 2]] = True
+    target_pool = np.zeros(n_examples, bool)
+    target_pool[target_part] = True
+    return Membership(keep, target_pool, mode, seed)
+
+
+def balanced_eval_indices(member_mask: np.ndarray, candidates: np.ndarray | None = None,
+                          seed: int = 0) -> np.ndarray:
+    """Indices of a 50/50 member/non-member evaluation set (the larger side is subsampled)."""
+    member_mask = np.asarray(member_mask, bool)
+    candidates = np.ones_like(member_mask) if candidates is None else np.asarray(candidates, bool)
+    members = np.flatnonzero(member_mask & candidates)
+    non_members = np.flatnonzero(~member_mask & candidates)
+    n = min(len(members), len(non_members))
+    if n == 0:
+        raise ValueError("cannot build a balanced evaluation set: no members or no non-members")
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([rng.choice(members, n, replace=False), rng.choice(non_members, n, replace=False)]))
+
+
+def sample_pool(labels: np.ndarray, n_pool: int, n_population: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pick the pool (membership game) and a disjoint population set from a training split.
+
+    Both are stratified by class via sklearn's ``train_test_split``.
+    """
+    from sklearn.model_selection import train_test_split
+
+    labels = np.asarray(labels)
+    if n_pool + n_population > len(labels):
+        raise ValueError(f"n_pool + n_population = {n_pool + n_population} exceeds the {len(labels)} "
+                         "training examples: lower n_pool or n_population")
+    idx = np.arange(len(labels))
+    rest = len(labels) - n_pool - n_population
+    stratify = labels if np.bincount(labels).min() >= 2 else None
+    pool, other = train_test_split(idx, train_size=n_pool, random_state=seed, stratify=stratify)
+    if n_population == 0:
+        return np.sort(pool), np.array([], dtype=int)
+    if rest > 0:
+        strat2 = labels[other] if np.bincount(labels[other]).min() >= 2 else None
+        population, _ = train_test_split(other, train_size=n_population, random_state=seed + 1, stratify=strat2)
+    else:
+        population = other
+    return np.sort(pool), np.sort(population)
+
+
+def _check_counts(n_models: int, n_examples: int) -> None:
+    for name, value, low in (("n_models", n_models, 2), ("n_examples", n_examples, 2)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if value < low:
+            raise ValueError(f"{name} must be at least {low}, got {value}")
