@@ -157,8 +157,8 @@ def _digits(seed: int) -> dict:
             "test_y": torch.from_numpy(yte)}
 
 
-def make_fake(n_train: int = 1200, n_test: int = 400, n_classes: int = 10, shape=(1, 12, 12), seed: int = 0,
-              noise: float = 1.0) -> dict:
+def make_fake(n_train: int = 2000, n_test: int = 500, n_classes: int = 10, shape=(1, 12, 12), seed: int = 0,
+              noise: float = 3.0) -> dict:
     """Tiny class-conditional data: a random prototype per class plus per-sample noise.
 
     Linearly separable for small ``noise``; per-sample noise gives a model something to memorise.
@@ -168,7 +168,7 @@ def make_fake(n_train: int = 1200, n_test: int = 400, n_classes: int = 10, shape
     def draw(n):
         y = rng.integers(0, n_classes, size=n)
         x = protos[y] + noise * rng.normal(size=(n, *shape))
-        return torch.from_numpy(np.clip(128 + 40 * x, 0, 255).astype(np.uint8)), torch.from_numpy(y)
+        return torch.from_numpy(np.clip(128 + 24 * x, 0, 255).astype(np.uint8)), torch.from_numpy(y)
     (trx, try_), (tex, tey) = draw(n_train), draw(n_test)
     return {"train_x": trx, "train_y": try_, "test_x": tex, "test_y": tey}
 

@@ -19,16 +19,26 @@ def array_hash(array: np.ndarray) -> str:
 
 
 def balanced_keep(n_models: int, n_examples: int, seed: int) -> np.ndarray:
-    """LiRA's construction: each example is IN for exactly half of the models.
+    """Keep-matrix for a target (row 0) and ``n_models - 1`` reference models.
 
-    For every example (column) the models are ranked by a seeded uniform draw and the first
-    half keep it, so each column has exactly ``n_models // 2`` True entries.
+    References follow LiRA's argsort construction: for every example the references are ranked by
+    a seeded uniform draw and the first ``n_refs // 2`` keep it (exactly half when ``n_refs`` is
+    even). The target row is an independent draw of exactly ``n_examples // 2`` members.
+
+    Deviation from LiRA's code, on purpose: there every column is balanced over *all* models,
+    target included, so the references' IN count of an example reveals whether the target
+    trained on it (one fewer IN reference for a member). Drawing the target row independently
+    makes the reference keep rows carry no information about the target's membership.
     """
     _check_counts(n_models, n_examples)
-    if n_models % 2:
-        raise ValueError(f"n_models must be even for a balanced keep-matrix, got {n_models}")
+    if n_models < 3:
+        raise ValueError(f"n_models must be at least 3 (a target and two reference models), got {n_models}")
     rng = np.random.default_rng(seed)
-    return rng.uniform(size=(n_models, n_examples)).argsort(axis=0) < n_models // 2
+    keep = np.zeros((n_models, n_examples), bool)
+    keep[0, rng.permutation(n_examples)[: n_examples // 2]] = True
+    n_refs = n_models - 1
+    keep[1:] = rng.uniform(size=(n_refs, n_examples)).argsort(axis=0) < n_refs // 2
+    return keep
 
 
 @dataclass(frozen=True)
@@ -63,7 +73,8 @@ class Membership:
 def make_membership(n_models: int, n_examples: int, seed: int, mode: str = "balanced") -> Membership:
     """Build the keep-matrix of a population of ``n_models`` (target + references) over a pool.
 
-    ``balanced``: LiRA design, every example IN for exactly half of the models.
+    ``balanced``: LiRA design, every example IN for half of the reference models; the target's
+    row an independent half of the pool (see ``balanced_keep``).
     ``disjoint``: Shokri design: the pool is halved; the target trains on a random half of the
     first half only, the references on a balanced keep over the second half only.
     """

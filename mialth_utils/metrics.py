@@ -1,0 +1,97 @@
+"""Attack metrics from scores and the true membership of a balanced evaluation set.
+
+This is the only place the target's membership labels enter. Headline: TPR at low FPR (exact, from
+sklearn's ``roc_curve``), with N_in / N_out stated and FPRs below 1/N_out marked unresolvable.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from .membership import balanced_eval_indices
+
+FPRS = (0.1, 0.01, 0.001, 0.0001, 0.0)
+
+
+def fpr_label(fpr: float) -> str:
+    return f"tpr@{fpr * 100:g}%fpr"
+
+
+def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
+    """Highest TPR among ROC points with FPR <= target (no interpolation)."""
+    ok = fpr <= target + 1e-12
+    return float(tpr[ok].max()) if ok.any() else 0.0
+
+
+def _check(scores: np.ndarray, member: np.ndarray) -> None:
+    if scores.shape != member.shape:
+        raise ValueError(f"scores shape {scores.shape} != membership shape {member.shape}")
+    if not np.isfinite(scores).all():
+        raise ValueError("scores contain NaN or inf: check the attack's inputs")
+    if member.all() or not member.any():
+        raise ValueError("the evaluated set has only one class (all members or all non-members)")
+
+
+def roc(scores: np.ndarray, member: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    fpr, tpr, thr = roc_curve(member.astype(int), scores, drop_intermediate=False)
+    return fpr, tpr, thr
+
+
+def _point_metrics(scores, member, fprs) -> dict:
+    fpr, tpr, thr = roc(scores, member)
+    out = {"auc": float(roc_auc_score(member, scores))}
+    bal = (tpr + 1 - fpr) / 2
+    best = int(np.argmax(bal))
+    out["balanced_acc"] = float(bal[best])
+    out["advantage"] = float(np.max(tpr - fpr))
+    pred = scores >= thr[best]
+    out["precision"] = float(member[pred].mean()) if pred.any() else float("nan")
+    out["recall"] = float(tpr[best])
+    for f in fprs:
+        out[fpr_label(f)] = tpr_at_fpr(fpr, tpr, f)
+    return out
+
+
+def evaluate(scores: np.ndarray, member_mask: np.ndarray, *, candidates: np.ndarray | None = None,
+             fprs=FPRS, n_boot: int = 200, seed: int = 0, threshold: float | None = None) -> dict:
+    """Metrics of an attack's ``scores`` (N,) against true membership (N,) on a balanced subset.
+
+    ``candidates`` restricts the game (disjoint design); ``threshold`` (fixed on reference data)
+    adds ``balanced_acc_fixed``. Bootstrap 95% CIs (members and non-members resampled separately)
+    for AUC and the TPR@FPR values.
+    """
+    scores, member = np.asarray(scores, float), np.asarray(member_mask, bool)
+    if scores.shape != member.shape:
+        raise ValueError(f"scores shape {scores.shape} != membership shape {member.shape}")
+    idx = balanced_eval_indices(member, candidates, seed)
+    s, m = scores[idx], member[idx]
+    _check(s, m)
+    n_in, n_out = int(m.sum()), int((~m).sum())
+    out = {"n_in": n_in, "n_out": n_out, **_point_metrics(s, m, fprs)}
+    for f in fprs:
+        out[fpr_label(f) + "_resolvable"] = bool(f == 0.0 or f >= 1.0 / n_out)
+    if threshold is not None:
+        pred = s >= threshold
+        out["balanced_acc_fixed"] = float((pred[m].mean() + (1 - pred[~m].mean())) / 2)
+    if n_boot:
+        rng = np.random.default_rng(seed + 1)
+        pin, pout = np.flatnonzero(m), np.flatnonzero(~m)
+        keys = ["auc"] + [fpr_label(f) for f in fprs]
+        boot = {k: [] for k in keys}
+        for _ in range(n_boot):
+            b = np.concatenate([rng.choice(pin, len(pin)), rng.choice(pout, len(pout))])
+            fpr, tpr, _ = roc(s[b], m[b])
+            boot["auc"].append(roc_auc_score(m[b], s[b]))
+            for f in fprs:
+                boot[fpr_label(f)].append(tpr_at_fpr(fpr, tpr, f))
+        for k in keys:
+            lo, hi = np.percentile(boot[k], [2.5, 97.5])
+            out[k + "_ci_low"], out[k + "_ci_high"] = float(lo), float(hi)
+    return out
+
+
+def roc_points(scores: np.ndarray, member_mask: np.ndarray, seed: int = 0, candidates=None) -> dict:
+    """The ROC of the balanced evaluation set, for log-log plots."""
+    idx = balanced_eval_indices(np.asarray(member_mask, bool), candidates, seed)
+    fpr, tpr, _ = roc(np.asarray(scores)[idx], np.asarray(member_mask, bool)[idx])
+    return {"fpr": fpr, "tpr": tpr}
