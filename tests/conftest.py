@@ -1,0 +1,28 @@
+"""Shared fixtures: an isolated results/cache root and one small memorising population."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(autouse=True)
+def isolated_roots(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIALTH_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("MIALTH_DATA", str(tmp_path / "data"))
+    monkeypatch.delenv("MIALTH_CACHE", raising=False)
+    yield
+
+
+@pytest.fixture(scope="session")
+def small_population(tmp_path_factory):
+    """9 MLPs (target + 8 references) that memorise 300 of 600 noisy fake examples, 2 IMP levels."""
+    from mialth_utils.population import Population, PopulationSpec
+    from mialth_utils.train import TrainSpec
+
+    spec = PopulationSpec(dataset="fake", model="mlp", n_models=9, n_pool=600, n_population=200, n_levels=2,
+                          controls=("random_mask", "random_reinit"), train=TrainSpec(epochs=30, batch_size=64),
+                          seed=0)
+    return Population(spec, cache_dir=tmp_path_factory.mktemp("cache")).build(progress=False, log=None)
