@@ -184,9 +184,18 @@ class RMIA(Attack):
         return share + 1e-6 * np.tanh(np.log(ratio_x))
 
 
-def default_attacks() -> list[Attack]:
+def default_attacks(fast: bool = False) -> list[Attack]:
+    """Every attack of the kit, with its default settings (``fast``: fewer SAMIA epochs, for smoke runs)."""
     from .classifier_attacks import MLLeaks, SAMIA, Shokri
 
     return [LossAttack(), CorrectnessAttack(), MetricAttack("confidence"), MetricAttack("entropy"),
             MetricAttack("modified_entropy"), Shokri(), MLLeaks(), LiRA(online=True), LiRA(online=False),
-            LiRA(online=False, fixed_variance=True), RMIA(), LabelOnlyAttack(), SAMIA()]
+            LiRA(online=False, fixed_variance=True), RMIA(), LabelOnlyAttack(), SAMIA(epochs=5 if fast else 30)]
+
+
+def get_attack(name: str) -> Attack:
+    """One attack of ``default_attacks`` by its name (e.g. ``lira_offline``)."""
+    for attack in default_attacks():
+        if attack.name == name:
+            return attack
+    raise ValueError(f"unknown attack {name!r}: choose one of {', '.join(a.name for a in default_attacks())}")
