@@ -190,7 +190,7 @@ def default_attacks(fast: bool = False) -> list[Attack]:
 
     return [LossAttack(), CorrectnessAttack(), MetricAttack("confidence"), MetricAttack("entropy"),
             MetricAttack("modified_entropy"), Shokri(), MLLeaks(), LiRA(online=True), LiRA(online=False),
-            LiRA(online=False, fixed_variance=True), RMIA(), LabelOnlyAttack(), SAMIA(epochs=5 if fast else 30)]
+            LiRA(online=False, fixed_variance=True), RMIA(), LabelOnlyAttack(), SAMIA(epochs=5 if fast else 20)]
 
 
 def get_attack(name: str) -> Attack:

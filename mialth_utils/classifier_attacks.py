@@ -94,8 +94,8 @@ class SAMIA(Attack):
 
     name = "samia"
 
-    def __init__(self, epochs: int = 30, max_rows: int = 20000, seed: int = 0):
-        self.epochs, self.max_rows, self.seed = epochs, max_rows, seed
+    def __init__(self, epochs: int = 20, max_rows: int = 16000, seed: int = 0, batch_size: int = 512):
+        self.epochs, self.max_rows, self.seed, self.batch_size = epochs, max_rows, seed, batch_size
 
     @staticmethod
     def _tokens(logits: np.ndarray, labels: np.ndarray, noise_idx: list[int]) -> np.ndarray:
@@ -120,8 +120,8 @@ class SAMIA(Attack):
             opt = torch.optim.Adam(self.model_.parameters(), lr=2e-3)
             for _ in range(self.epochs):
                 order = torch.randperm(len(y), generator=gen)
-                for i in range(0, len(y), 256):
-                    b = order[i:i + 256]
+                for i in range(0, len(y), self.batch_size):
+                    b = order[i:i + self.batch_size]
                     loss = nn.functional.binary_cross_entropy_with_logits(self.model_(x[b]), y[b])
                     opt.zero_grad()
                     loss.backward()

@@ -50,6 +50,7 @@ def data_and_splits(spec: StudySpec) -> dict:
         a.set_title(("IN " if keep[0, i] else "OUT ") + str(pop.data.classes[pop.labels[i]])[:8], fontsize=6)
         a.axis("off")
     plots.save_figure(fig_keep, f"{spec.run_name}_keep_matrix", spec.results_dir)
+    plt.close(fig_img)
     rec.finish(n_pool=len(pop.pool_idx), n_population=len(pop.population_idx), keep_hash=pop.membership.hash)
     info = {"data set": pop.data.name, "classes": pop.data.n_classes, "input shape": pop.data.input_shape,
             "train / test examples": (len(pop.data.train_y), len(pop.data.test_y)), "pool": len(pop.pool_idx),
@@ -187,4 +188,68 @@ def quickstart(spec: StudySpec, n_levels: int = 3, progress: bool = True) -> dic
 
         rows.append({"level": level, **pop.metrics(0, level), **evaluate(scores, member, n_boot=0)})
     table = pd.DataFrame(rows)[["level", "sparsity", "train_acc", "test_acc", "gap", "auc", "tpr@1%fpr"]]
-    return {"population": pop, "table": table, "figure": plots.roc_loglog(curves, "LiRA online (log-log)")}
+    import matplotlib.pyplot as plt
+
+    fig = plots.roc_loglog(curves, "LiRA online (log-log)")
+    plt.close(fig)
+    return {"population": pop, "table": table, "figure": fig}
+
+
+def compression_cmmia(spec: StudySpec, progress: bool = True, log=print) -> dict:
+    """E6 (06_compression_cmmia): every compression method on target and references; every baseline
+    and CM-MIA with matched, mismatched (dense) and mixture shadows."""
+    from .cmmia import CMMIA, mixed_attack_data
+    from .compress import CompressedPopulation, Compression
+    from .metrics import evaluate
+
+    rec = RunRecorder(spec, "compression")
+    levels = max([int(a) for m, a in spec.compressions if m == "imp"] + [0])
+    base = population(spec, progress, controls=(), n_levels=max(levels, 0) if levels else 0)
+    dense = CompressedPopulation(base, Compression("imp", 0))
+    cpops = {}
+    for method, amount in spec.compressions:
+        c = Compression(method, amount)
+        cpops[c.label] = CompressedPopulation(base, c).build(progress, log=None)
+    member = base.membership.member_mask(0)
+    models = pd.DataFrame([{**cp.metrics(0), "compression": label} for label, cp in cpops.items()])
+    rec.table("compression_models", models)
+    frames = []
+    for label, cpop in cpops.items():
+        for setting, refs in (("matched", [cpop]), ("mismatched", [dense]), ("mixture", list(cpops.values()))):
+            data = mixed_attack_data(cpop, refs)
+            cm = [CMMIA(), CMMIA(test_all=True), CMMIA(test="gaussian")]
+            df, _ = run_attacks_with_extras(data, member, default_attacks(True) + cm, spec, evaluate)
+            df["compression"], df["shadows"] = label, setting
+            df["target_test_acc"] = cpop.metrics(0)["test_acc"]
+            frames.append(df)
+        if log:
+            log(f"{label}: attacked with matched, mismatched and mixture shadows")
+    table = pd.concat(frames, ignore_index=True)
+    rec.table("compression", table)
+    fig = plots.compression_bars(table)
+    plots.save_figure(fig, f"{spec.run_name}_compression_cmmia", spec.results_dir)
+    rec.finish(compressions=list(cpops))
+    return {"models": models, "table": table, "figure": fig}
+
+
+def run_attacks_with_extras(data, member, attacks, spec, evaluate):
+    """``run_attacks`` plus, for CM-MIA, the share of examples tested, metrics on the abnormal subset,
+    the precision of its p < alpha decisions and the seconds its hypothesis tests took."""
+    from .audit import run_attacks
+
+    df, scores = run_attacks(data, member, attacks, n_boot=min(spec.n_boot, 50), seed=spec.seed, progress=False)
+    extras = []
+    for attack in attacks:
+        row = {"attack": attack.name}
+        if hasattr(attack, "tested_") and attack.name in scores:
+            tested = attack.tested_
+            row.update(n_tested=int(tested.sum()), tested_frac=float(tested.mean()),
+                       test_seconds=attack.test_seconds_, n_predicted_members=int(attack.predicted_member_.sum()),
+                       precision_at_alpha=float(member[attack.predicted_member_].mean())
+                       if attack.predicted_member_.any() else float("nan"))
+            if member[tested].any() and (~member[tested]).any():
+                sub = evaluate(scores[attack.name][tested], member[tested], n_boot=0, seed=spec.seed)
+                row.update(auc_abnormal=sub["auc"], balanced_acc_abnormal=sub["balanced_acc"],
+                           n_abnormal_eval=sub["n_in"] + sub["n_out"])
+        extras.append(row)
+    return df.merge(pd.DataFrame(extras), on="attack", how="left"), scores

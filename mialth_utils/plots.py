@@ -16,11 +16,14 @@ HEADLINE = ("lira_online", "lira_offline", "rmia", "loss", "modified_entropy", "
 
 
 def save_figure(fig, name: str, results_dir: str | Path) -> list[Path]:
+    """Write ``figures/<name>.png`` (300 dpi) and ``.pdf``, then close the figure (it still displays
+    when returned to a notebook, but is not drawn twice by the inline backend)."""
     folder = Path(results_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
     fig.savefig(paths[0], dpi=300, bbox_inches="tight")
     fig.savefig(paths[1], bbox_inches="tight")
+    plt.close(fig)
     return paths
 
 
@@ -101,3 +104,14 @@ def trajectory_panel(summary: pd.DataFrame, per_class: pd.DataFrame, classes=Non
     axes[2].set_title("share of class members exposed")
     fig.tight_layout()
     return fig
+
+
+def compression_bars(df: pd.DataFrame, metric: str = "auc",
+                     attacks_shown=("loss", "lira_offline", "rmia", "samia", "shokri", "cm_mia", "cm_mia_all")):
+    """E6: grouped bars, one panel per shadow setting, x = compression method, hue = attack."""
+    df = df[df["attack"].isin(attacks_shown)]
+    grid = sns.catplot(data=df, x="compression", y=metric, hue="attack", col="shadows", kind="bar",
+                       height=3.2, aspect=1.3, legend_out=True)
+    grid.set_xticklabels(rotation=40, ha="right")
+    grid.figure.suptitle(f"Attack {metric} on compressed targets (E6)", y=1.03)
+    return grid.figure

@@ -16,14 +16,19 @@ from .train import TrainSpec
 PROFILES: dict[str, dict] = {
     "smoke": dict(dataset="fake", model="mlp", n_models=5, n_pool=400, n_population=100, n_levels=2,
                   train=TrainSpec(epochs=6, batch_size=64, lr=0.05), n_boot=20, class_counts=(2, 5),
-                  transfer_model="lenet-300-100", fast_attacks=True),
+                  transfer_model="lenet-300-100", fast_attacks=True,
+                  compressions=(("prune", 0.5), ("structured", 0.5), ("quant", 4), ("distill", "mlp-small"),
+                                ("imp", 2))),
     "quick": dict(dataset="fashion-mnist", model="lenet-300-100", n_models=9, n_pool=4000, n_population=1000,
                   n_levels=10, train=TrainSpec(epochs=30, batch_size=128, lr=0.05), n_boot=200,
-                  class_counts=(2, 5, 10), transfer_model="mlp", fast_attacks=False),
+                  class_counts=(2, 5, 10), transfer_model="mlp", fast_attacks=False,
+                  compressions=(("prune", 0.5), ("prune", 0.9), ("structured", 0.5), ("quant", 8), ("quant", 4),
+                                ("distill", "mlp-small"), ("imp", 5))),
     "paper": dict(dataset="cifar10", model="resnet-18", n_models=17, n_pool=50000, n_population=0, n_levels=10,
                   train=TrainSpec(epochs=100, batch_size=256, lr=0.1, augment=True), n_boot=200,
                   class_counts=(10, 20, 50, 100), transfer_model="vgg-16", fast_attacks=False, rewind="step",
-                  rewind_step=2000),
+                  rewind_step=2000, compressions=(("prune", 0.5), ("prune", 0.7), ("prune", 0.9), ("structured", 0.5),
+                                                  ("quant", 8), ("quant", 4), ("distill", "resnet-20"), ("imp", 5))),
 }
 
 
@@ -42,6 +47,7 @@ class StudySpec:
     class_counts: tuple[int, ...]
     transfer_model: str
     fast_attacks: bool
+    compressions: tuple = ()
     extra: dict = field(default_factory=dict)
 
     @property
@@ -84,9 +90,10 @@ def study_spec(profile: str = "quick", dataset: str = "auto", model: str = "auto
     pop_kwargs.update(dataset=dataset, model=model, seed=seed, train=train)
     population = PopulationSpec(**pop_kwargs)
     study_over = {k: overrides.pop(k) for k in list(overrides) if k in ("n_boot", "class_counts", "transfer_model",
-                                                                         "fast_attacks")}
-    values = {k: base[k] for k in ("n_boot", "class_counts", "transfer_model", "fast_attacks")}
+                                                                         "fast_attacks", "compressions")}
+    values = {k: base[k] for k in ("n_boot", "class_counts", "transfer_model", "fast_attacks", "compressions")}
     values.update(study_over)
     values["class_counts"] = tuple(values["class_counts"])
+    values["compressions"] = tuple(tuple(c) for c in values["compressions"])
     return StudySpec(profile=profile, dataset=dataset, model=model, seed=seed, device=device,
                      results_dir=results_root(results_dir or None), population=population, extra=overrides, **values)

@@ -91,10 +91,17 @@ def run_grid(notebooks, grid: dict[str, list] | None = None, base: dict | None =
 
 
 def run_study(profile: str = "quick", results_dir: str | None = None, notebooks=STUDY, **params) -> SweepReport:
-    """The whole study in order, then the collector notebook writes tables, figures and the report."""
+    """The whole study in order (finished runs skipped), then the collector notebook, always re-run,
+    writes tables, figures and the report."""
     start = time.time()
     present = [n for n in notebooks if (NOTEBOOKS / f"{n}.ipynb").exists()]
-    report = run_grid(present, base={"profile": profile, **params}, results_dir=results_dir)
+    collectors = [n for n in present if n.startswith("90_")]
+    report = run_grid([n for n in present if n not in collectors], base={"profile": profile, **params},
+                      results_dir=results_dir)
+    final = run_grid(collectors, base={"profile": profile, **params}, results_dir=results_dir, skip_done=False)
+    report.done += final.done
+    report.failed.update(final.failed)
+    report.seconds.update(final.seconds)
     root = results_root(results_dir)
     log = {"profile": profile, "wall_seconds": time.time() - start, "notebooks": report.seconds,
            "skipped": report.skipped, "failed": report.failed}

@@ -110,12 +110,15 @@ def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor] | None) -> None
 def train(model: nn.Module, data: TensorData, train_idx: torch.Tensor, spec: TrainSpec, *, seed: int,
           masks: dict[str, torch.Tensor] | None = None, snapshot_step: int | None = None,
           hooks: tuple[Callable[[int, nn.Module, dict], None], ...] = (), desc: str = "train",
-          log: Callable[[str], None] | None = print, progress: bool = True) -> TrainResult:
+          log: Callable[[str], None] | None = print, progress: bool = True,
+          teacher_logits: torch.Tensor | None = None, temperature: float = 4.0, alpha: float = 0.9) -> TrainResult:
     """Train ``model`` in place on ``data.train_x[train_idx]``.
 
     ``masks`` keep pruned weights exactly zero (re-applied after every step). ``snapshot_step``
     saves the weights after that many optimiser steps (0 = before training) for late rewinding.
-    ``hooks`` are called as ``hook(epoch, model, stats)`` after every epoch.
+    ``hooks`` are called as ``hook(epoch, model, stats)`` after every epoch. ``teacher_logits``
+    (aligned with ``data.train_x``) switch on knowledge distillation (Hinton et al. 2015): loss =
+    alpha * T^2 * KL(softmax(teacher/T) || softmax(student/T)) + (1 - alpha) * cross-entropy.
     """
     device = data.device
     train_idx = torch.as_tensor(train_idx, dtype=torch.long)
@@ -145,6 +148,11 @@ def train(model: nn.Module, data: TensorData, train_idx: torch.Tensor, spec: Tra
             with _autocast(device, precision):
                 out = model(data.normalise(xb))
                 loss = loss_fn(out.float(), yb)
+                if teacher_logits is not None:
+                    soft = nn.functional.log_softmax(teacher_logits[idx].to(device).float() / temperature, 1)
+                    kl = nn.functional.kl_div(nn.functional.log_softmax(out.float() / temperature, 1), soft,
+                                              log_target=True, reduction="batchmean")
+                    loss = alpha * temperature ** 2 * kl + (1 - alpha) * loss
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -1,0 +1,89 @@
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from mialth_utils import sweep
+from mialth_utils.analysis import trajectory_summary, transfer_matrix
+from mialth_utils.profiles import study_spec
+from mialth_utils.widgets import filter_attacks, render
+
+
+def tiny_notebook(path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    p = nbformat.v4.new_code_cell("x = 1  # help: a number\nresults_dir = ''  # help: where")
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbformat.v4.new_code_cell("assert x != 2, 'x must not be 2'")]
+    nbformat.write(nb, path)
+
+
+def test_sweep_keeps_going_after_a_failure_and_skips_done_runs(tmp_path):
+    tiny_notebook(tmp_path / "nb.ipynb")
+    report = sweep.run_grid([tmp_path / "nb.ipynb"], {"x": [1, 2, 3]}, results_dir=tmp_path / "res", progress=False)
+    assert len(report.done) == 2 and len(report.failed) == 1 and not report.ok
+    assert "x must not be 2" in next(iter(report.failed.values()))
+    assert len(list((tmp_path / "res" / "runs").glob("*.ipynb"))) == 3
+    again = sweep.run_grid([tmp_path / "nb.ipynb"], {"x": [1, 2, 3]}, results_dir=tmp_path / "res", progress=False)
+    assert len(again.skipped) == 2 and len(again.failed) == 1  # the failed run is tried again
+    assert "1 failed" in again.summary()
+
+
+def test_sweep_command_line(tmp_path):
+    tiny_notebook(tmp_path / "nb.ipynb")
+    assert sweep.main(["run", str(tmp_path / "nb.ipynb"), "-p", "x=1,3", "--results-dir", str(tmp_path / "r")]) == 0
+    assert sweep.main(["run", str(tmp_path / "nb.ipynb"), "-p", "x=2", "--results-dir", str(tmp_path / "r")]) == 1
+    assert sweep.expand_grid({"a": [1, 2], "b": ["x"]}) == [{"a": 1, "b": "x"}, {"a": 2, "b": "x"}]
+
+
+def test_study_spec_defaults_overrides_and_errors(tmp_path):
+    spec = study_spec("quick", results_dir=str(tmp_path))
+    assert spec.dataset == "fashion-mnist" and spec.population.model == "lenet-300-100"
+    spec = study_spec("smoke", "digits", n_levels=1, epochs=3, n_models=None, results_dir=str(tmp_path))
+    assert spec.population.dataset == "digits" and spec.population.n_levels == 1 and spec.population.train.epochs == 3
+    assert spec.population.n_models == 5  # None keeps the profile default
+    with pytest.raises(ValueError, match="unknown profile"):
+        study_spec("huge")
+    with pytest.raises(TypeError, match="seed must be int"):
+        study_spec("smoke", seed="0")
+    with pytest.raises(ValueError, match="prune_frac"):
+        study_spec("smoke", prune_frac=1.5)
+
+
+def test_trajectory_summary_on_a_known_case():
+    n = 100
+    member = np.arange(n) < 50
+    level0 = np.arange(n, dtype=float)[::-1]  # examples 0..4 have the top scores
+    level1 = level0.copy()
+    level1[[0, 1]], level1[[10, 11]] = level0[[10, 11]], level0[[0, 1]]  # 0,1 leave the top 5; 10,11 enter
+    scores = pd.concat([pd.DataFrame({"example": range(n), "level": lvl, "score": s, "member": member,
+                                      "label": np.arange(n) % 2}) for lvl, s in ((0, level0), (1, level1))])
+    summary, per_class = trajectory_summary(scores, top_frac=0.05)
+    row = summary.iloc[0]
+    assert row["newly_exposed"] == 2 and row["newly_protected"] == 2 and row["exposed_both"] == 3
+    assert 0.9 < row["spearman"] < 1
+    assert set(per_class.columns) == {"label", "level", "exposed_frac"}
+
+
+def test_transfer_diagonal_equals_direct_attack(small_population):
+    from mialth_utils.attacks import LiRA
+    from mialth_utils.metrics import evaluate
+    from mialth_utils.signals import attack_data
+
+    table = transfer_matrix(small_population, "lira_offline", levels=[0, 2])
+    data = attack_data(small_population, 2)
+    direct = evaluate(LiRA(online=False).fit(data).score(data), small_population.membership.member_mask(0), n_boot=0)
+    diag = table[(table["fit_level"] == 2) & (table["target_level"] == 2)]["auc"].iloc[0]
+    assert diag == pytest.approx(direct["auc"]) and len(table) == 4
+
+
+def test_widget_callbacks():
+    df = pd.DataFrame({"dataset": ["a", "a", "b", "a"], "attack": ["loss", "rmia", "loss", "loss"],
+                       "level": [0, 0, 0, 3], "sparsity": [0, 0, 0, 0.5], "auc": [0.6, 0.7, 0.8, 0.65],
+                       "gap": [0.1, 0.1, 0.1, 0.2]})
+    assert len(filter_attacks(df, "a", ["loss"], (0, 3))) == 2
+    assert len(filter_attacks(df, "a", None, (1, 3))) == 1
+    fig = render(df, "auc", "a", ["loss"], (0, 3))
+    assert fig.axes and len(fig.axes[0].lines) >= 1
+    with pytest.raises(ValueError, match="nothing matches"):
+        render(df, "auc", "b", ["rmia"], (0, 3))
