@@ -2,8 +2,9 @@
 
 (a) plain: torchvision ``FashionMNIST`` + ``ToTensor`` + ``Normalize`` + ``DataLoader`` (per-sample PIL),
 (b) kit:   ``mialth_utils.train.train`` on uint8 tensors held on the device.
-Same model, optimiser, batch size and examples; one epoch each after 10 untimed warm-up steps,
-each in a fresh process so that peak memory is its own. The kit side includes everything the
+Same model, optimiser, batch size and examples; after 10 untimed warm-up steps, 3 timed one-epoch
+trials per side (fresh model each), the median reported; each side in a fresh process so that
+peak memory is its own. The kit side includes everything the
 trainer does by default (bf16 autocast where the hardware does bf16, channels_last for conv nets). Prints samples/s of each and the ratio.
 
     python -m mialth_utils.bench                      # LeNet-300-100 (60k) and Conv-2 (12k)
@@ -15,6 +16,7 @@ import argparse
 import gzip
 import multiprocessing as mp
 import resource
+import statistics
 import shutil
 import tempfile
 import time
@@ -42,7 +44,8 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _run_plain(model_name: str, n_train: int, batch_size: int, device: str, root: str, workers: int) -> dict:
+def _run_plain(model_name: str, n_train: int, batch_size: int, device: str, root: str, workers: int,
+               repeats: int) -> dict:
     import torch
     from torchvision import datasets, transforms
 
@@ -61,38 +64,44 @@ def _run_plain(model_name: str, n_train: int, batch_size: int, device: str, root
         if step == WARMUP_STEPS:
             break
         loss_fn(model(xb.to(dev)), yb.to(dev)).backward()
-    model = build_model(model_name, (1, 28, 28), 10).to(dev)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4, nesterov=True)
-    start = time.perf_counter()
-    for xb, yb in loader:
-        xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
-        loss = loss_fn(model(xb), yb)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        model = build_model(model_name, (1, 28, 28), 10).to(dev)
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4, nesterov=True)
+        start = time.perf_counter()
+        for xb, yb in loader:
+            xb, yb = xb.to(dev, non_blocking=True), yb.to(dev, non_blocking=True)
+            loss = loss_fn(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
     return {"seconds": seconds, "samples_per_s": n_train / seconds, "peak_rss_mb": _peak_mb(),
             "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else 0.0}
 
 
-def _run_kit(model_name: str, n_train: int, batch_size: int, device: str) -> dict:
+def _run_kit(model_name: str, n_train: int, batch_size: int, device: str, repeats: int) -> dict:
     import torch
 
     from .data import load_dataset
     from .train import TrainSpec, make_model, train
 
     data = load_dataset("fashion-mnist", device=device)
-    model = make_model(model_name, data, seed=0)
     spec = TrainSpec(epochs=1, batch_size=batch_size, schedule="constant")
     train(make_model(model_name, data, seed=1), data, torch.arange(WARMUP_STEPS * batch_size), spec, seed=1,
           log=None, progress=False)  # untimed warm-up
-    start = time.perf_counter()
-    train(model, data, torch.arange(n_train), spec, seed=0, log=None, progress=False)
-    if data.device.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        model = make_model(model_name, data, seed=0)
+        start = time.perf_counter()
+        train(model, data, torch.arange(n_train), spec, seed=0, log=None, progress=False)
+        if data.device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
     return {"seconds": seconds, "samples_per_s": n_train / seconds, "peak_rss_mb": _peak_mb(),
             "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if data.device.type == "cuda" else 0.0}
 
@@ -104,7 +113,7 @@ def _in_fresh_process(fn, *args) -> dict:
 
 
 def run_benchmark(models=("lenet-300-100", "conv-2"), n_train: int | None = None, batch_size: int = 128,
-                  device: str = "auto", workers: int = 0) -> list[dict]:
+                  device: str = "auto", workers: int = 0, repeats: int = 3) -> list[dict]:
     from .runtime import resolve_device
 
     dev = str(resolve_device(device))
@@ -113,9 +122,10 @@ def run_benchmark(models=("lenet-300-100", "conv-2"), n_train: int | None = None
         root = str(_raw_root(Path(tmp)))
         for name in models:
             n = n_train or DEFAULT_N.get(name, 12000)
-            plain = _in_fresh_process(_run_plain, name, n, batch_size, dev, root, workers)
-            kit = _in_fresh_process(_run_kit, name, n, batch_size, dev)
+            plain = _in_fresh_process(_run_plain, name, n, batch_size, dev, root, workers, repeats)
+            kit = _in_fresh_process(_run_kit, name, n, batch_size, dev, repeats)
             row = {"model": name, "n_train": n, "batch_size": batch_size, "device": dev, "workers": workers,
+                   "repeats": repeats,
                    "plain_samples_per_s": plain["samples_per_s"], "kit_samples_per_s": kit["samples_per_s"],
                    "ratio": kit["samples_per_s"] / plain["samples_per_s"],
                    "plain_peak_rss_mb": plain["peak_rss_mb"], "kit_peak_rss_mb": kit["peak_rss_mb"],
@@ -134,13 +144,14 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers for the plain way")
+    parser.add_argument("--repeats", type=int, default=3, help="timed one-epoch trials per side (median reported)")
     parser.add_argument("--csv", default=None, help="also write the rows to this CSV")
     args = parser.parse_args(argv)
     import os
     import platform
 
     print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores")
-    rows = run_benchmark(args.models, args.n_train, args.batch_size, args.device, args.workers)
+    rows = run_benchmark(args.models, args.n_train, args.batch_size, args.device, args.workers, args.repeats)
     if args.csv:
         import pandas as pd
 

@@ -42,8 +42,9 @@ def attack_vs_sparsity(attacks: pd.DataFrame, metric: str = "auc", attacks_shown
     sns.lineplot(data=df, x="sparsity", y=metric, hue="attack", marker="o", ax=ax)
     lo, hi = metric + "_ci_low", metric + "_ci_high"
     if lo in df:
-        for _, g in df.groupby("attack"):
-            ax.fill_between(g["sparsity"], g[lo], g[hi], alpha=0.12)
+        colors = {label: h.get_color() for h, label in zip(*ax.get_legend_handles_labels())}
+        for name, g in df.groupby("attack"):
+            ax.fill_between(g["sparsity"], g[lo], g[hi], alpha=0.12, color=colors.get(name))
     gap = attacks.groupby("sparsity")["gap"].first()
     twin = ax.twinx()
     twin.plot(gap.index, gap.values, "k--", label="train-test gap")
