@@ -122,3 +122,13 @@ def test_bad_inputs_raise_clear_errors(memorised):
     assert "reference models" in rows.loc[0, "error"]
     with pytest.raises(ValueError, match="metric"):
         A.MetricAttack("gini")
+
+
+def test_threshold_fixed_on_a_reference_model(memorised):
+    """balanced_acc_fixed uses a threshold chosen without the target; the target's own best
+    threshold can only do as well or better, and a sensible fixed threshold beats chance here."""
+    data, member = memorised
+    rows, _ = run_attacks(data, member, [A.LossAttack(), A.LiRA(online=False)], n_boot=0, fixed_threshold=True,
+                          progress=False)
+    for _, row in rows.iterrows():
+        assert 0.5 < row["balanced_acc_fixed"] <= row["balanced_acc"] + 1e-12, row["attack"]
