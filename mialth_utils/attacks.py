@@ -164,7 +164,7 @@ class RMIA(Attack):
         self.p_out_pop_ = self._p(data.ref_population_logits, data.population_labels, aug).mean(0)
 
     def fit(self, data):
-        data.require_refs(2, self.name)
+        data.require_refs(3 if self.a is None else 2, self.name)  # fitting a sets one reference aside
         if self.a is None:
             pseudo, keep = S.as_target(data, 0)
             aucs = [roc_auc_score(keep, RMIA(self.gamma, a).fit(pseudo).score(pseudo)) for a in self.a_grid]

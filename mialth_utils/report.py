@@ -50,6 +50,10 @@ def _c1(acc: pd.DataFrame) -> list[str]:
 def _c2_c4(att: pd.DataFrame) -> tuple[list[str], list[str]]:
     c2, c4 = [], []
     att = att[att["attack"].isin(KEY_ATTACKS)]
+    failed = att[att["auc"].isna()].drop_duplicates(["dataset", "model_arch", "attack"])
+    for _, row in failed.iterrows():
+        c2.append(f"- {row['dataset']} / {row['model_arch']} / {row['attack']}: not run ({row.get('error', '')})")
+    att = att.dropna(subset=["auc"])
     for (ds, arch, attack), g in att.groupby(["dataset", "model_arch", "attack"]):
         g = g.sort_values("level")
         dense, sparse = g.iloc[0], g.iloc[-1]
