@@ -18,7 +18,7 @@ from scipy.stats import norm
 
 from . import signals as S
 from .attacks import Attack
-from .signals import AttackData
+from .signals import AttackData, build_attack_data
 
 
 class CMMIA(Attack):
@@ -83,11 +83,6 @@ class CMMIA(Attack):
 def mixed_attack_data(target_pop, ref_pops: list, target: int = 0) -> AttackData:
     """Target from ``target_pop``; reference model r taken from ``ref_pops[r % len(ref_pops)]`` (a
     mixture of compression methods, or one population for the matched / mismatched settings)."""
-    n_pool = target_pop.spec.n_pool
     refs = [m for m in range(target_pop.spec.n_models) if m != target]
-    tl = target_pop.logits(target)
-    rl = np.stack([ref_pops[i % len(ref_pops)].logits(m) for i, m in enumerate(refs)])
-    return AttackData(labels=target_pop.labels, target_logits=tl[:, :n_pool], ref_logits=rl[:, :, :n_pool],
-                      ref_keep=target_pop.membership.keep[refs].copy(), queries=target_pop.spec.query_names,
-                      population_labels=target_pop.population_labels, target_population_logits=tl[:, n_pool:],
-                      ref_population_logits=rl[:, :, n_pool:])
+    ref_logits = np.stack([ref_pops[i % len(ref_pops)].logits(m) for i, m in enumerate(refs)])
+    return build_attack_data(target_pop, target_pop.logits(target), ref_logits, refs)

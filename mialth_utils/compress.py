@@ -163,7 +163,9 @@ class CompressedPopulation:
 
     def build(self, progress: bool = True, log=print) -> "CompressedPopulation":
         if self.compression.method == "imp":
-            self.base.spec.n_levels >= int(self.compression.amount) or _raise_levels(self)
+            if self.base.spec.n_levels < int(self.compression.amount):
+                raise ValueError(f"imp-{self.compression.amount} needs a base population with at least that "
+                                 f"many levels (it has {self.base.spec.n_levels})")
             return self
         for m in range(self.spec.n_models):
             if not self.artifact(m).done:
@@ -226,7 +228,3 @@ class CompressedPopulation:
             return info
         return cache.read_json(self.artifact(model).path / "metrics.json")
 
-
-def _raise_levels(cpop):
-    raise ValueError(f"imp-{cpop.compression.amount} needs a base population with at least that many levels "
-                     f"(it has {cpop.base.spec.n_levels})")

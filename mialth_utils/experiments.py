@@ -203,8 +203,8 @@ def compression_cmmia(spec: StudySpec, progress: bool = True, log=print) -> dict
     from .metrics import evaluate
 
     rec = RunRecorder(spec, "compression")
-    levels = max([int(a) for m, a in spec.compressions if m == "imp"] + [0])
-    base = population(spec, progress, controls=(), n_levels=max(levels, 0) if levels else 0)
+    imp_level = max((int(a) for m, a in spec.compressions if m == "imp"), default=0)
+    base = population(spec, progress, controls=(), n_levels=imp_level)
     dense = CompressedPopulation(base, Compression("imp", 0))
     cpops = {}
     for method, amount in spec.compressions:

@@ -106,15 +106,8 @@ class Population:
         todo = [j for j in jobs if not self.artifact(*j).done]
         if log:
             log(f"population: {len(jobs)} models x levels, {len(jobs) - len(todo)} cached, {len(todo)} to train")
-        bar = tqdm(total=len(todo), desc="population", disable=not progress or not todo)
-        for m in range(self.spec.n_models):
-            for level in range(self.spec.n_levels + 1):
-                for branch in self.branches_for(m):
-                    if (level == 0 and branch != "imp") or self.artifact(m, level, branch).done:
-                        continue
-                    self._build_one(m, level, branch, log)
-                    bar.update(1)
-        bar.close()
+        for m, level, branch in tqdm(todo, desc="population", disable=not progress or not todo):
+            self._build_one(m, level, branch, log)  # in model, level order: level l-1 is always done first
         return self
 
     def _seed(self, model: int, level: int, purpose: int = 0) -> int:

@@ -121,14 +121,19 @@ def attack_data(population, level: int, target: int = 0, branch: str = "imp", re
     """AttackData for model ``target`` of a ``population`` at ``level``; the other models are references
     (at ``ref_level``, default the same level). The target's keep row is never put in."""
     ref_level = level if ref_level is None else ref_level
-    n_pool = population.spec.n_pool
     refs = [m for m in range(population.spec.n_models) if m != target]
-    tl = population.logits(target, level, branch)
-    rl = np.stack([population.logits(m, ref_level, ref_branch) for m in refs])
-    return AttackData(labels=population.labels, target_logits=tl[:, :n_pool], ref_logits=rl[:, :, :n_pool],
-                      ref_keep=population.membership.keep[refs].copy(), queries=population.spec.query_names,
-                      population_labels=population.population_labels, target_population_logits=tl[:, n_pool:],
-                      ref_population_logits=rl[:, :, n_pool:])
+    return build_attack_data(population, population.logits(target, level, branch),
+                             np.stack([population.logits(m, ref_level, ref_branch) for m in refs]), refs)
+
+
+def build_attack_data(population, target_logits: np.ndarray, ref_logits: np.ndarray, refs: list[int]) -> AttackData:
+    """Split saved logits (..., pool + population, C) into an AttackData; ``refs`` are the reference
+    models' indices in the population's keep-matrix."""
+    n_pool = population.spec.n_pool
+    return AttackData(labels=population.labels, target_logits=target_logits[:, :n_pool],
+                      ref_logits=ref_logits[:, :, :n_pool], ref_keep=population.membership.keep[refs].copy(),
+                      queries=population.spec.query_names, population_labels=population.population_labels,
+                      target_population_logits=target_logits[:, n_pool:], ref_population_logits=ref_logits[:, :, n_pool:])
 
 
 def as_target(data: AttackData, ref: int) -> tuple[AttackData, np.ndarray]:
