@@ -8,7 +8,6 @@ from torch import nn
 
 from . import signals as S
 from .attacks import Attack
-from .signals import AttackData
 
 
 def _subsample(n: int, cap: int, seed: int) -> np.ndarray:

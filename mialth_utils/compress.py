@@ -194,8 +194,7 @@ class CompressedPopulation:
             net = make_model(str(c.amount), data, 20_000 + m)
             train(net, data, member_idx, self.spec.train, seed=30_000 + m, log=None, progress=False,
                   teacher_logits=teacher, temperature=c.temperature, alpha=c.alpha)
-        x_all = torch.cat([data.train_x[torch.from_numpy(self.pool_idx)], data.train_x[torch.from_numpy(self.population_idx)]])
-        logits = predict_logits(net, data, x_all, self.spec.query_names)
+        logits = base.predict(net)
         keep = self.membership.keep[m]
         correct = logits[0, : self.spec.n_pool].argmax(1).numpy() == self.labels
         info.update(count_params_and_macs(net, data.input_shape))

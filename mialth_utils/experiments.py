@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
@@ -13,13 +14,12 @@ import torch
 from . import plots
 from .analysis import level_scores, trajectory_summary, transfer_matrix
 from .attacks import default_attacks, get_attack
-from .audit import audit_population
-from .metrics import roc_points
+from .audit import audit_population, run_attacks
+from .metrics import evaluate, roc_points
 from .population import Population
 from .profiles import StudySpec
 from .results import RunRecorder
 from .runtime import resolve_device, seed_everything
-from .signals import attack_data
 
 
 def population(spec: StudySpec, progress: bool = True, **changes) -> Population:
@@ -32,8 +32,6 @@ def population(spec: StudySpec, progress: bool = True, **changes) -> Population:
 
 def data_and_splits(spec: StudySpec) -> dict:
     """01_data_and_splits: the data set, the pool / population split and the keep-matrix."""
-    import matplotlib.pyplot as plt
-
     rec = RunRecorder(spec, "data_and_splits")
     pop = Population(spec.population, device="cpu", cache_dir=spec.results_dir / "cache")
     keep = pop.membership.keep
@@ -178,18 +176,11 @@ def trajectories(spec: StudySpec, attack: str = "lira_online", top_frac: float =
 def quickstart(spec: StudySpec, n_levels: int = 3, progress: bool = True) -> dict:
     """00_quickstart: a target, a few references, a few IMP levels, LiRA, the ROC."""
     pop = population(spec, progress, n_levels=min(n_levels, spec.population.n_levels), controls=())
+    rows, scores = audit_population(pop, attacks_factory=lambda: [get_attack("lira_online")], n_boot=0,
+                                    seed=spec.seed, progress=False, log=None)
     member = pop.membership.member_mask(0)
-    curves, rows = {}, []
-    for level in range(pop.spec.n_levels + 1):
-        data = attack_data(pop, level)
-        scores = get_attack("lira_online").fit(data).score(data)
-        curves[f"level {level}"] = roc_points(scores, member, spec.seed)
-        from .metrics import evaluate
-
-        rows.append({"level": level, **pop.metrics(0, level), **evaluate(scores, member, n_boot=0)})
-    table = pd.DataFrame(rows)[["level", "sparsity", "train_acc", "test_acc", "gap", "auc", "tpr@1%fpr"]]
-    import matplotlib.pyplot as plt
-
+    curves = {f"level {lvl}": roc_points(s["lira_online"], member, spec.seed) for lvl, s in scores.items()}
+    table = rows[["level", "sparsity", "train_acc", "test_acc", "gap", "auc", "tpr@1%fpr"]]
     fig = plots.roc_loglog(curves, "LiRA online (log-log)")
     plt.close(fig)
     return {"population": pop, "table": table, "figure": fig}
@@ -200,7 +191,6 @@ def compression_cmmia(spec: StudySpec, progress: bool = True, log=print) -> dict
     and CM-MIA with matched, mismatched (dense) and mixture shadows."""
     from .cmmia import CMMIA, mixed_attack_data
     from .compress import CompressedPopulation, Compression
-    from .metrics import evaluate
 
     rec = RunRecorder(spec, "compression")
     imp_level = max((int(a) for m, a in spec.compressions if m == "imp"), default=0)
@@ -218,7 +208,7 @@ def compression_cmmia(spec: StudySpec, progress: bool = True, log=print) -> dict
         for setting, refs in (("matched", [cpop]), ("mismatched", [dense]), ("mixture", list(cpops.values()))):
             data = mixed_attack_data(cpop, refs)
             cm = [CMMIA(), CMMIA(test_all=True), CMMIA(test="gaussian")]
-            df, _ = run_attacks_with_extras(data, member, default_attacks(True) + cm, spec, evaluate)
+            df, _ = run_attacks_with_extras(data, member, default_attacks(True) + cm, spec)
             df["compression"], df["shadows"] = label, setting
             df["target_test_acc"] = cpop.metrics(0)["test_acc"]
             frames.append(df)
@@ -232,11 +222,9 @@ def compression_cmmia(spec: StudySpec, progress: bool = True, log=print) -> dict
     return {"models": models, "table": table, "figure": fig}
 
 
-def run_attacks_with_extras(data, member, attacks, spec, evaluate):
+def run_attacks_with_extras(data, member, attacks, spec):
     """``run_attacks`` plus, for CM-MIA, the share of examples tested, metrics on the abnormal subset,
     the precision of its p < alpha decisions and the seconds its hypothesis tests took."""
-    from .audit import run_attacks
-
     df, scores = run_attacks(data, member, attacks, n_boot=min(spec.n_boot, 50), seed=spec.seed, progress=False)
     extras = []
     for attack in attacks:

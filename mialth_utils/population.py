@@ -147,9 +147,7 @@ class Population:
             cache.save_state(folder / "rewind.pt", result.snapshot)
         cache.save_state(folder / "state.pt", net.state_dict())
         cache.save_state(folder / "masks.pt", masks)
-        x_all = torch.cat([data.train_x[torch.from_numpy(self.pool_idx)],
-                           data.train_x[torch.from_numpy(self.population_idx)]])
-        logits = predict_logits(net, data, x_all, spec.query_names)
+        logits = self.predict(net)
         cache.save_arrays(folder / "outputs.npz", logits=logits.numpy().astype(np.float16))
         pool_logits = logits[0, : spec.n_pool]
         correct = (pool_logits.argmax(1).numpy() == self.labels)
@@ -167,6 +165,11 @@ class Population:
         if log:
             log(f"model {m} level {level} {branch}: sparsity {sp['overall']:.3f} train {metrics['train_acc']:.4f} "
                 f"test {metrics['test_acc']:.4f} ({metrics['seconds']:.1f}s)")
+
+    def predict(self, net) -> torch.Tensor:
+        """Logits of ``net`` on the pool then the population set, under every query view: (Q, N + P, C)."""
+        idx = torch.from_numpy(np.concatenate([self.pool_idx, self.population_idx]))
+        return predict_logits(net, self.data, self.data.train_x[idx], self.spec.query_names)
 
     # ----------------------------------------------------------------- reading
     def _done_path(self, model: int, level: int, branch: str) -> Path:
