@@ -1,6 +1,5 @@
 """Every notebook: structure, no committed outputs, and a papermill smoke run asserting on what it recorded."""
 import json
-from pathlib import Path
 
 import nbformat
 import pandas as pd
