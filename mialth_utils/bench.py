@@ -28,7 +28,7 @@ DEFAULT_N = {"lenet-300-100": 60000, "conv-2": 12000}
 
 def _raw_root(tmp: Path) -> Path:
     """torchvision's FashionMNIST reads uncompressed IDX files from <root>/FashionMNIST/raw."""
-    from .data import IDX_FILES, ensure_fashion_mnist
+    from .data.files import IDX_FILES, ensure_fashion_mnist
 
     src = ensure_fashion_mnist(allow_apt=False)
     raw = tmp / "FashionMNIST" / "raw"
@@ -86,18 +86,18 @@ def _run_plain(model_name: str, n_train: int, batch_size: int, device: str, root
 def _run_kit(model_name: str, n_train: int, batch_size: int, device: str, repeats: int) -> dict:
     import torch
 
-    from .data import load_dataset
-    from .train import TrainSpec, make_model, train
+    from .data.registry import load_dataset
+    from .models import make_model
+    from .training.loop import TrainSpec, train
 
     data = load_dataset("fashion-mnist", device=device)
     spec = TrainSpec(epochs=1, batch_size=batch_size, schedule="constant")
-    train(make_model(model_name, data, seed=1), data, torch.arange(WARMUP_STEPS * batch_size), spec, seed=1,
-          log=None, progress=False)  # untimed warm-up
+    train(make_model(model_name, data, seed=1), data, torch.arange(WARMUP_STEPS * batch_size), spec, seed=1)  # untimed warm-up
     times = []
     for _ in range(repeats):
         model = make_model(model_name, data, seed=0)
         start = time.perf_counter()
-        train(model, data, torch.arange(n_train), spec, seed=0, log=None, progress=False)
+        train(model, data, torch.arange(n_train), spec, seed=0)
         if data.device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)

@@ -1,243 +1,241 @@
-"""One function per notebook: build (or load from cache) what it needs, record tables, return them.
+"""One thin function per notebook: build (or load from the store) what it needs, record tables, return them.
 
-Notebooks call these and display; everything heavy is cached, so re-running is cheap.
+Notebooks call these and display; everything heavy is cached, so re-running is cheap. Figures that
+aggregate runs (over seeds) are drawn by the collector (``reporting.report``); a notebook shows
+them for its own run without writing files, so ``results/figures`` holds no duplicates.
 """
 from __future__ import annotations
 
 import dataclasses
+import logging
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
 
-from . import plots
-from .analysis import level_scores, trajectory_summary, transfer_matrix
-from .attacks import default_attacks, get_attack
-from .audit import audit_population, run_attacks
-from .metrics import evaluate, roc_points
-from .population import Population
-from .profiles import StudySpec
-from .results import RunRecorder
+from .attacks.registry import cmmia_attacks, default_attacks, get_attack
+from .attacks.cmmia import mixed_attack_data
+from .config import StudySpec
+from .data.registry import load_dataset
+from .evaluation.analysis import level_scores, trajectory_summary, transfer_matrix
+from .evaluation.audit import audit_model_set, run_attacks
+from .evaluation.metrics import evaluate, roc_points
+from .modelsets import CompressedModelSet, ModelSet
+from .reporting import plots
+from .reporting.results import RunRecorder
 from .runtime import resolve_device, seed_everything
+from .sparsity.compress import Compression
+
+log = logging.getLogger(__name__)
+E6_ATTACKS = ("loss", "modified_entropy", "lira_offline", "lira_online", "rmia")  # baselines named in advance
 
 
-def population(spec: StudySpec, progress: bool = True, **changes) -> Population:
-    """The spec's population (``changes`` replace PopulationSpec fields), built or loaded from cache."""
+def model_set(spec: StudySpec, build: bool = True, **changes) -> ModelSet:
+    """The spec's model set (``changes`` replace ModelSetSpec fields), built or loaded from the store."""
     seed_everything(spec.seed)
-    pop_spec = dataclasses.replace(spec.population, **changes)
-    cache_dir = spec.results_dir / "cache"
-    return Population(pop_spec, device=resolve_device(spec.device), cache_dir=cache_dir).build(progress=progress)
+    models = ModelSet(dataclasses.replace(spec.models, **changes), resolve_device(spec.device), spec.cache_dir)
+    return models.build(spec.workers, spec.scheduler) if build else models
 
 
 def data_and_splits(spec: StudySpec) -> dict:
     """01_data_and_splits: the data set, the pool / population split and the keep-matrix."""
     rec = RunRecorder(spec, "data_and_splits")
-    pop = Population(spec.population, device="cpu", cache_dir=spec.results_dir / "cache")
-    keep = pop.membership.keep
+    models = model_set(spec, build=False)
+    keep = models.membership.keep
     splits = pd.DataFrame({"model_index": range(len(keep)), "role": ["target"] + ["reference"] * (len(keep) - 1),
                            "n_members": keep.sum(1), "n_non_members": (~keep).sum(1)})
     rec.table("splits", splits)
-    fig_keep, ax = plt.subplots(figsize=(7, 2.2))
-    ax.imshow(keep[:, :80], aspect="auto", cmap="Greys", interpolation="nearest")
-    ax.set(xlabel="pool example (first 80)", ylabel="model (0 = target)", title="keep-matrix: black = IN")
-    x = pop.data.train_x[torch.from_numpy(pop.pool_idx[:16])].float().cpu()
-    fig_img, axes = plt.subplots(2, 8, figsize=(8, 2.4))
-    for i, a in enumerate(axes.flat):
-        a.imshow(x[i].permute(1, 2, 0).squeeze(-1) / 255, cmap="gray")
-        a.set_title(("IN " if keep[0, i] else "OUT ") + str(pop.data.classes[pop.labels[i]])[:8], fontsize=6)
-        a.axis("off")
-    plots.save_figure(fig_keep, f"{spec.run_name}_keep_matrix", spec.results_dir)
-    plt.close(fig_img)
-    rec.finish(n_pool=len(pop.pool_idx), n_population=len(pop.population_idx), keep_hash=pop.membership.hash)
-    info = {"data set": pop.data.name, "classes": pop.data.n_classes, "input shape": pop.data.input_shape,
-            "train / test examples": (len(pop.data.train_y), len(pop.data.test_y)), "pool": len(pop.pool_idx),
-            "population (never trained on)": len(pop.population_idx), "keep-matrix hash": pop.membership.hash,
-            "membership design": pop.membership.mode}
+    fig_keep = plots.keep_matrix(keep)
+    plots.save_figure(fig_keep, f"{spec.run_id}_keep_matrix", spec.results_dir)
+    fig_img = plots.example_images(models.data, models.pool_idx[:16], keep[0, :16], models.labels[:16])
+    rec.finish(n_pool=len(models.pool_idx), n_population=len(models.population_idx), keep_hash=models.membership.hash)
+    data = models.data
+    info = {"data set": data.name, "classes": data.n_classes, "input shape": data.input_shape,
+            "train / test examples": (len(data.train_y), len(data.test_y)), "pool": len(models.pool_idx),
+            "population (never trained on)": len(models.population_idx), "keep-matrix hash": models.membership.hash,
+            "membership design": models.membership.mode}
     return {"info": info, "splits": splits, "figure_keep": fig_keep, "figure_images": fig_img}
 
 
-def dense_models(spec: StudySpec, progress: bool = True) -> dict:
+def dense_models(spec: StudySpec) -> dict:
     """E0 (02_train_dense): target and reference models at level 0: utility and generalisation gap."""
     rec = RunRecorder(spec, "train_dense")
-    pop = population(spec, progress, n_levels=0, controls=())
-    table = pop.table()
+    models = model_set(spec, n_levels=0, controls=())
+    table = models.table()
     rec.table("dense_models", table)
     summary = table.groupby("role")[["train_acc", "test_acc", "gap"]].agg(["mean", "std"])
     rec.finish(n_models=len(table), mean_test_acc=float(table["test_acc"].mean()))
-    return {"models": table, "summary": summary, "population": pop}
+    return {"models": table, "summary": summary, "model_set": models}
 
 
-def lth_attack(spec: StudySpec, progress: bool = True) -> dict:
+def lth_attack(spec: StudySpec) -> dict:
     """E1-E3 (03_lth_attack): IMP levels with controls, every attack at every level."""
     rec = RunRecorder(spec, "lth_attack")
-    controls = spec.population.controls or ("random_mask", "random_reinit")
-    pop = population(spec, progress, controls=controls)
-    models = pop.table()
-    accuracy = models[models["model_index"] == 0].sort_values(["branch", "level"])
+    models = model_set(spec, controls=spec.models.controls or ("random_mask", "random_reinit"))
+    table = models.table()
+    accuracy = table[table["model_index"] == 0].sort_values(["branch", "level"])
     rec.table("accuracy", accuracy)
-    rec.table("population_models", models)
-    attacks, scores = audit_population(pop, attacks_factory=lambda: default_attacks(spec.fast_attacks),
-                                       n_boot=spec.n_boot, seed=spec.seed, progress=progress)
+    rec.table("model_set", table)
+    attacks, scores = audit_model_set(models, attacks_factory=lambda: default_attacks(spec.fast_attacks, spec.seed),
+                                      n_boot=spec.n_boot, seed=spec.seed)
     rec.table("attacks", attacks)
-    member = pop.membership.member_mask(0)
-    curves = {lvl: {name: roc_points(s, member, spec.seed) for name, s in sc.items()} for lvl, sc in scores.items()}
-    np.savez_compressed(rec.folder / "scores.npz", **{f"{lvl}__{name}": s for lvl, sc in scores.items()
-                                                       for name, s in sc.items()}, member=member)
-    figs = {"accuracy_vs_sparsity": plots.accuracy_vs_sparsity(accuracy, f"{spec.dataset} {spec.model}: C1"),
+    member = models.membership.member_mask(0)
+    eval_idx = _eval_idx(models, spec.seed)
+    np.savez_compressed(rec.folder / "scores.npz", member=member, eval_idx=eval_idx,
+                        **{f"{lvl}__{name}": s for lvl, sc in scores.items() for name, s in sc.items()})
+    curves = {lvl: {name: {**roc_points(s, member, spec.seed), **_legend(attacks, lvl, name)}
+                    for name, s in sc.items()} for lvl, sc in scores.items()}
+    n_out = len(eval_idx) // 2
+    figs = {"accuracy_vs_sparsity": plots.accuracy_vs_sparsity(accuracy),
             "attack_auc_vs_sparsity": plots.attack_vs_sparsity(attacks, "auc"),
-            "attack_tpr01_vs_sparsity": plots.attack_vs_sparsity(attacks, "tpr@0.1%fpr"),
-            "roc_lira_by_level": plots.roc_loglog({f"level {lvl}": c["lira_online"] for lvl, c in curves.items()
-                                                    if "lira_online" in c}, "LiRA online per level (log-log)"),
-            "roc_attacks_dense": plots.roc_loglog(curves[0], "Every attack, dense model (log-log)")}
-    for name, fig in figs.items():
-        plots.save_figure(fig, f"{spec.run_name}_{name}", spec.results_dir)
-    rec.finish(device=pop.data.device, n_levels=spec.population.n_levels,
-               max_sparsity=float(accuracy["sparsity"].max()))
-    return {"population": pop, "accuracy": accuracy, "attacks": attacks, "curves": curves, "figures": figs}
+            "attack_tpr_vs_sparsity": plots.attack_vs_sparsity(attacks, "tpr@1%fpr"),
+            "roc_attacks_dense": plots.roc_loglog(curves[0], n_out, "Every attack, dense model")}
+    lira = {f"level {lvl}": c["lira_online"] for lvl, c in curves.items() if "lira_online" in c}
+    if lira:
+        sparsity = dict(zip(accuracy[accuracy["branch"] == "imp"]["level"], accuracy[accuracy["branch"] == "imp"]["sparsity"]))
+        figs["roc_lira_by_level"] = plots.roc_loglog(lira, n_out, "LiRA online per level",
+                                                     sparsities=[sparsity[lvl] for lvl in curves if "lira_online" in curves[lvl]])
+    for name in ("roc_attacks_dense", "roc_lira_by_level"):
+        if name in figs:
+            plots.save_figure(figs[name], f"{spec.run_id}_{name}", spec.results_dir)
+    rec.finish(device=models.data.device, n_levels=spec.models.n_levels, max_sparsity=float(accuracy["sparsity"].max()))
+    return {"model_set": models, "accuracy": accuracy, "attacks": attacks, "curves": curves, "figures": figs}
 
 
-def class_count(spec: StudySpec, levels=(0, 3), progress: bool = True) -> dict:
-    """E4 (04_class_count): the same pipeline on seeded class subsets of the data set."""
+def _eval_idx(models: ModelSet, seed: int) -> np.ndarray:
+    from .data.membership import balanced_eval_indices
+
+    return balanced_eval_indices(models.membership.member_mask(0), models.membership.target_pool, seed)
+
+
+def _legend(attacks: pd.DataFrame, level: int, name: str) -> dict:
+    row = attacks[(attacks["level"] == level) & (attacks["attack"] == name)]
+    return {} if row.empty else {"auc": float(row["auc"].iloc[0]), "tpr@0.1%fpr": float(row["tpr@0.1%fpr"].iloc[0])}
+
+
+def class_count(spec: StudySpec, levels=(0,)) -> dict:
+    """E4 (04_class_count): the same pipeline on several seeded class subsets per class count k."""
     rec = RunRecorder(spec, "class_count")
     frames = []
-    n_total = _full_classes(spec)
+    n_total = load_dataset(spec.dataset, seed=spec.seed).n_classes
     for k in spec.class_counts:
         n_cls = None if k >= n_total else k
-        sizes = _sizes_for_subset(spec, n_cls)
-        pop = population(spec, progress, n_classes=n_cls, n_levels=max(levels), controls=(), **sizes)
-        df, _ = audit_population(pop, levels=levels, attacks_factory=lambda: default_attacks(spec.fast_attacks),
-                                 n_boot=spec.n_boot, seed=spec.seed, progress=progress)
-        df["n_classes"] = k
-        df["n_pool"] = pop.spec.n_pool
-        frames.append(df)
+        for subset in range(spec.n_subsets if n_cls else 1):
+            models = model_set(spec, n_classes=n_cls, class_subset=subset, n_levels=max(levels), controls=(),
+                               **_sizes_for_subset(spec, n_cls, subset))
+            df, _ = audit_model_set(models, levels=levels, n_boot=spec.n_boot, seed=spec.seed,
+                                    attacks_factory=lambda: default_attacks(spec.fast_attacks, spec.seed))
+            df["n_classes"], df["subset"], df["n_pool"] = k, subset, models.spec.n_pool
+            df["classes"] = "|".join(map(str, models.data.classes))
+            frames.append(df)
     table = pd.concat(frames, ignore_index=True)
     rec.table("class_count", table)
-    fig = plots.attack_vs_classes(table)
-    plots.save_figure(fig, f"{spec.run_name}_attack_vs_classes", spec.results_dir)
-    rec.finish(class_counts=list(spec.class_counts))
-    return {"table": table, "figure": fig}
+    rec.finish(class_counts=list(spec.class_counts), n_subsets=spec.n_subsets)
+    return {"table": table, "figure": plots.attack_vs_classes(table)}
 
 
-def _full_classes(spec: StudySpec) -> int:
-    from .data import load_dataset
-
-    return load_dataset(spec.dataset, seed=spec.seed).n_classes
-
-
-def _sizes_for_subset(spec: StudySpec, n_classes: int | None) -> dict:
+def _sizes_for_subset(spec: StudySpec, n_classes: int | None, subset: int) -> dict:
     """Pool and population sizes that fit a class subset (scaled down, ratio kept, when it is small)."""
-    from .data import load_dataset
-
-    available = len(load_dataset(spec.dataset, n_classes=n_classes, seed=spec.seed).train_y)
-    want = spec.population.n_pool + spec.population.n_population
+    available = len(load_dataset(spec.dataset, n_classes=n_classes, seed=spec.seed, class_subset=subset).train_y)
+    want = spec.models.n_pool + spec.models.n_population
     if want <= available:
         return {}
     scale = 0.9 * available / want
-    return {"n_pool": int(spec.population.n_pool * scale) // 2 * 2,
-            "n_population": int(spec.population.n_population * scale)}
+    return {"n_pool": int(spec.models.n_pool * scale) // 2 * 2, "n_population": int(spec.models.n_population * scale)}
 
 
-def transfer(spec: StudySpec, attacks=("lira_offline", "modified_entropy"), levels=None,
-             progress: bool = True) -> dict:
+def transfer(spec: StudySpec, attacks=("lira_offline", "modified_entropy"), levels=None) -> dict:
     """E5 (05_transfer): attacks fitted at level a applied at level b, and across architectures."""
     rec = RunRecorder(spec, "transfer")
-    pop = population(spec, progress)
-    levels = list(range(0, spec.population.n_levels + 1, 2)) if levels is None else list(levels)
-    frames = [transfer_matrix(pop, a, levels) for a in attacks]
+    models = model_set(spec)
+    levels = list(range(0, spec.models.n_levels + 1, 2)) if levels is None else list(levels)
+    frames = [transfer_matrix(models, a, levels, seed=spec.seed) for a in attacks]
     if spec.transfer_model and spec.transfer_model != spec.model:
-        other = population(spec, progress, model=spec.transfer_model, controls=())
-        frames += [transfer_matrix(pop, a, levels, target_population=other) for a in attacks]
+        other = model_set(spec, model=spec.transfer_model, controls=())
+        frames += [transfer_matrix(models, a, levels, target_models=other, seed=spec.seed) for a in attacks]
     table = pd.concat(frames, ignore_index=True)
     rec.table("transfer", table)
-    fig = plots.transfer_heatmap(table)
-    plots.save_figure(fig, f"{spec.run_name}_transfer", spec.results_dir)
     rec.finish(attacks=list(attacks), levels=levels)
-    return {"table": table, "figure": fig}
+    return {"table": table, "figure": plots.transfer_cost_heatmap(table)}
 
 
-def trajectories(spec: StudySpec, attack: str = "lira_online", top_frac: float = 0.05,
-                 progress: bool = True) -> dict:
+def trajectories(spec: StudySpec, attack: str = "lira_online", top_frac: float = 0.05) -> dict:
     """E7 (07_sample_trajectories): which examples become more or less exposed from level to level."""
     get_attack(attack)
     rec = RunRecorder(spec, "trajectories")
-    pop = population(spec, progress)
-    scores = level_scores(pop, attack)
+    models = model_set(spec)
+    scores = level_scores(models, attack, seed=spec.seed)
     summary, per_class = trajectory_summary(scores, top_frac)
     summary.insert(0, "attack", attack)
     rec.table("trajectories", summary)
     rec.table("trajectories_per_class", per_class)
-    fig = plots.trajectory_panel(summary, per_class, pop.data.classes)
-    plots.save_figure(fig, f"{spec.run_name}_trajectories", spec.results_dir)
+    fig = plots.trajectory_panel(summary, per_class, models.data.classes, top_frac)
+    plots.save_figure(fig, f"{spec.run_id}_trajectories", spec.results_dir)
     rec.finish(attack=attack, top_frac=top_frac)
     return {"scores": scores, "summary": summary, "per_class": per_class, "figure": fig}
 
 
-def quickstart(spec: StudySpec, n_levels: int = 3, progress: bool = True) -> dict:
+def quickstart(spec: StudySpec, n_levels: int = 3) -> dict:
     """00_quickstart: a target, a few references, a few IMP levels, LiRA, the ROC."""
-    pop = population(spec, progress, n_levels=min(n_levels, spec.population.n_levels), controls=())
-    rows, scores = audit_population(pop, attacks_factory=lambda: [get_attack("lira_online")], n_boot=0,
-                                    seed=spec.seed, progress=False, log=None)
-    member = pop.membership.member_mask(0)
-    curves = {f"level {lvl}": roc_points(s["lira_online"], member, spec.seed) for lvl, s in scores.items()}
+    models = model_set(spec, n_levels=min(n_levels, spec.models.n_levels), controls=())
+    rows, scores = audit_model_set(models, attacks_factory=lambda: [get_attack("lira_online")], n_boot=0,
+                                   seed=spec.seed)
+    member = models.membership.member_mask(0)
+    curves = {f"level {lvl}": {**roc_points(s["lira_online"], member, spec.seed), **_legend(rows, lvl, "lira_online")}
+              for lvl, s in scores.items()}
     table = rows[["level", "sparsity", "train_acc", "test_acc", "gap", "auc", "tpr@1%fpr"]]
-    fig = plots.roc_loglog(curves, "LiRA online (log-log)")
-    plt.close(fig)
-    return {"population": pop, "table": table, "figure": fig}
+    fig = plots.roc_loglog(curves, len(_eval_idx(models, spec.seed)) // 2, "LiRA online",
+                           sparsities=list(rows["sparsity"]))
+    return {"model_set": models, "table": table, "figure": fig}
 
 
-def compression_cmmia(spec: StudySpec, progress: bool = True, log=print) -> dict:
-    """E6 (06_compression_cmmia): every compression method on target and references; every baseline
-    and CM-MIA with matched, mismatched (dense) and mixture shadows."""
-    from .cmmia import CMMIA, mixed_attack_data
-    from .compress import CompressedPopulation, Compression
-
+def compression_cmmia(spec: StudySpec) -> dict:
+    """E6 (06_compression_cmmia): every compression method on target and references; the named baselines
+    and CM-MIA with matched, mismatched (dense) and mixture shadows, all at thresholds fixed on
+    reference models, on all examples and on CM-MIA's abnormal subset."""
     rec = RunRecorder(spec, "compression")
     imp_level = max((int(a) for m, a in spec.compressions if m == "imp"), default=0)
-    base = population(spec, progress, controls=(), n_levels=imp_level)
-    dense = CompressedPopulation(base, Compression("imp", 0))
-    cpops = {}
+    base = model_set(spec, controls=(), n_levels=imp_level)
+    dense = CompressedModelSet(base, Compression("imp", 0))
+    sets = {}
     for method, amount in spec.compressions:
-        c = Compression(method, amount)
-        cpops[c.label] = CompressedPopulation(base, c).build(progress, log=None)
+        cset = CompressedModelSet(base, Compression(method, amount)).build(spec.workers, spec.scheduler)
+        sets[cset.compression.label] = cset
     member = base.membership.member_mask(0)
-    models = pd.DataFrame([{**cp.metrics(0), "compression": label} for label, cp in cpops.items()])
-    rec.table("compression_models", models)
+    models = pd.DataFrame([{**cset.metrics(0), "compression": label} for label, cset in sets.items()])
+    rec.table("compression_models", models.drop(columns=["sparsity_per_layer"], errors="ignore"))
     frames = []
-    for label, cpop in cpops.items():
-        for setting, refs in (("matched", [cpop]), ("mismatched", [dense]), ("mixture", list(cpops.values()))):
-            data = mixed_attack_data(cpop, refs)
-            cm = [CMMIA(), CMMIA(test_all=True), CMMIA(test="gaussian")]
-            df, _ = run_attacks_with_extras(data, member, default_attacks(True) + cm, spec)
-            df["compression"], df["shadows"] = label, setting
-            df["target_test_acc"] = cpop.metrics(0)["test_acc"]
+    for label, cset in sets.items():
+        for setting, refs in (("matched", [cset]), ("mismatched", [dense]), ("mixture", list(sets.values()))):
+            df = attack_compressed(mixed_attack_data(cset, refs), member, spec)
+            df["compression"], df["shadows"], df["target_test_acc"] = label, setting, cset.metrics(0)["test_acc"]
             frames.append(df)
-        if log:
-            log(f"{label}: attacked with matched, mismatched and mixture shadows")
+        log.info("%s: attacked with matched, mismatched and mixture shadows", label)
     table = pd.concat(frames, ignore_index=True)
     rec.table("compression", table)
-    fig = plots.compression_bars(table)
-    plots.save_figure(fig, f"{spec.run_name}_compression_cmmia", spec.results_dir)
-    rec.finish(compressions=list(cpops))
-    return {"models": models, "table": table, "figure": fig}
+    rec.finish(compressions=list(sets))
+    return {"models": models, "table": table, "figure": plots.compression_panel(table)}
 
 
-def run_attacks_with_extras(data, member, attacks, spec):
-    """``run_attacks`` plus, for CM-MIA, the share of examples tested, metrics on the abnormal subset,
-    the precision of its p < alpha decisions and the seconds its hypothesis tests took."""
-    df, scores = run_attacks(data, member, attacks, n_boot=min(spec.n_boot, 50), seed=spec.seed, progress=False)
+def attack_compressed(data, member: np.ndarray, spec: StudySpec) -> pd.DataFrame:
+    """The named baselines and CM-MIA on one compressed target: metrics on all examples at thresholds
+    fixed on reference models; for every attack its AUC on CM-MIA's abnormal subset; for CM-MIA the
+    share tested, precision / recall of its p < alpha decisions and its end-to-end cost."""
+    attacks = [get_attack(name, spec.seed) for name in E6_ATTACKS] + cmmia_attacks()
+    df, scores = run_attacks(data, member, attacks, n_boot=min(spec.n_boot, 50), seed=spec.seed,
+                             fixed_threshold=True)
+    cm = next(a for a in attacks if a.name == "cm_mia")
+    tested = getattr(cm, "tested_", None)
     extras = []
     for attack in attacks:
         row = {"attack": attack.name}
-        if hasattr(attack, "tested_") and attack.name in scores:
-            tested = attack.tested_
-            row.update(n_tested=int(tested.sum()), tested_frac=float(tested.mean()),
-                       test_seconds=attack.test_seconds_, n_predicted_members=int(attack.predicted_member_.sum()),
-                       precision_at_alpha=float(member[attack.predicted_member_].mean())
-                       if attack.predicted_member_.any() else float("nan"))
-            if member[tested].any() and (~member[tested]).any():
-                sub = evaluate(scores[attack.name][tested], member[tested], n_boot=0, seed=spec.seed)
-                row.update(auc_abnormal=sub["auc"], balanced_acc_abnormal=sub["balanced_acc"],
-                           n_abnormal_eval=sub["n_in"] + sub["n_out"])
+        if tested is not None and attack.name in scores and member[tested].any() and (~member[tested]).any():
+            sub = evaluate(scores[attack.name][tested], member[tested], n_boot=0, seed=spec.seed)
+            row.update(auc_abnormal=sub["auc"], n_abnormal_eval=sub["n_in"] + sub["n_out"])
+        if hasattr(attack, "predicted_member_"):
+            decided = attack.predicted_member_
+            row.update(n_tested=int(attack.tested_.sum()), tested_frac=float(attack.tested_.mean()),
+                       n_predicted_members=int(decided.sum()), test_used=attack.test_used_,
+                       precision_at_alpha=float(member[decided].mean()) if decided.any() else float("nan"),
+                       recall_at_alpha=float(decided[member].mean()), cost_seconds=attack.cost_seconds_)
         extras.append(row)
-    return df.merge(pd.DataFrame(extras), on="attack", how="left"), scores
+    return df.merge(pd.DataFrame(extras), on="attack", how="left")

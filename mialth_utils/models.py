@@ -1,10 +1,14 @@
 """Architectures by name, sized from the data set's input shape and class count.
 
 LeNet-300-100 and Conv-2/4/6 follow Frankle & Carbin (2019); VGG-11/16 and ResNet-18/20 are
-their CIFAR forms (3x3 stem, no 7x7 / max-pool stem). Register your own with ``register_model``.
+their CIFAR forms (3x3 stem, no 7x7 / max-pool stem); ``mlp-small`` is the default distillation
+student. Register your own with ``register_model``, or name an importable factory as
+``"package.module:factory"`` (it gets the input shape and the class count), which works in a
+fresh papermill kernel too.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Callable
 
 import torch
@@ -27,11 +31,33 @@ def available_models() -> list[str]:
 
 
 def build_model(name: str, input_shape: tuple[int, int, int], n_classes: int) -> nn.Module:
+    """A registered architecture, or ``"package.module:factory"`` imported on demand."""
     key = str(name).lower()
-    if key not in _REGISTRY:
-        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(available_models())} "
-                         "or add yours with mialth_utils.models.register_model")
-    return _REGISTRY[key](tuple(input_shape), int(n_classes))
+    if key in _REGISTRY:
+        return _REGISTRY[key](tuple(input_shape), int(n_classes))
+    if ":" in str(name):
+        return _import_factory(str(name))(tuple(input_shape), int(n_classes))
+    raise ValueError(f"unknown model {name!r}: choose one of {', '.join(available_models())}, add yours with "
+                     "mialth_utils.models.register_model, or name a factory as 'package.module:function'")
+
+
+def _import_factory(spec: str) -> ModelFactory:
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"cannot import model factory {spec!r} ({err}): check that the module is on "
+                         "sys.path (e.g. PYTHONPATH) and defines that function") from err
+    return factory
+
+
+def make_model(name: str, data, seed: int) -> nn.Module:
+    """Build ``name`` for a data set (its input shape, class count and device) with weights drawn from
+    ``seed``; the global random state is left untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_model(name, data.input_shape, data.n_classes)
+    return model.to(data.device)
 
 
 def output_layer_name(model: nn.Module) -> str:
@@ -147,6 +173,7 @@ def _flat(shape):
 
 register_model("lenet-300-100", lambda s, k: MLP(_flat(s), (300, 100), k))
 register_model("mlp", lambda s, k: MLP(_flat(s), (256, 128), k))
+register_model("mlp-small", lambda s, k: MLP(_flat(s), (100,), k))  # the default distillation student
 register_model("conv-2", lambda s, k: ConvNet(s, k, (64, 64)))
 register_model("conv-4", lambda s, k: ConvNet(s, k, (64, 64, 128, 128)))
 register_model("conv-6", lambda s, k: ConvNet(s, k, (64, 64, 128, 128, 256, 256)))

@@ -41,12 +41,22 @@ def resolve_device(device: str = "auto") -> torch.device:
     return dev
 
 
-def git_sha() -> str:
+def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or "unknown"
+        out = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
+        return out.stdout if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return None
+
+
+def git_sha() -> str:
+    return (_git("rev-parse", "HEAD") or "unknown").strip() or "unknown"
+
+
+def git_dirty() -> bool | None:
+    """Whether tracked code differs from the commit (results/ and notebooks' outputs aside)."""
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!results")
+    return None if status is None else bool(status.strip())
 
 
 def environment_info(device: torch.device | str | None = None) -> dict:
@@ -60,6 +70,7 @@ def environment_info(device: torch.device | str | None = None) -> dict:
         "processor": platform.processor() or platform.machine(),
         "cpu_count": __import__("os").cpu_count(),
         "git_sha": git_sha(),
+        "git_dirty": git_dirty(),
         "device": str(device) if device is not None else "cpu",
     }
     if device is not None and torch.device(device).type == "cuda":

@@ -1,8 +1,14 @@
-"""Attack signals from saved logits, and the one container attacks read.
+"""Attack signals from saved logits, exact in float64, and the one container attacks read.
+
+Every signal is computed from logits with formulas that stay exact when the softmax saturates
+(margins of 20-60 are common on memorised examples; float32 p_y rounds to 1 there and a whole block
+of examples would tie at the top of a score list, erasing TPR at low FPR). The pivot is
+r_c = logsumexp_{j != c} z_j - z_c = -log(p_c / (1 - p_c)), from which log p_c = -softplus(r_c) and
+log(1 - p_c) = r_c - softplus(r_c), with softplus computed by ``np.logaddexp``.
 
 ``AttackData`` holds what an attacker has: the target's logits (black-box queries), reference
 models' logits with *their* keep rows, labels and a population set no model trained on. It has
-no field for the target's membership: that enters only in ``metrics.evaluate``.
+no field for the target's membership: that enters only in ``evaluation.metrics``.
 """
 from __future__ import annotations
 
@@ -11,9 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_softmax, logsumexp, softmax
 
+from .data.views import augmentation_indices, noise_indices
+
 
 def probs(logits: np.ndarray) -> np.ndarray:
-    return softmax(logits, axis=-1)
+    return softmax(np.asarray(logits, np.float64), axis=-1)
+
+
+def log_probs(logits: np.ndarray) -> np.ndarray:
+    return log_softmax(np.asarray(logits, np.float64), axis=-1)
 
 
 def _pick(a: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -21,40 +33,62 @@ def _pick(a: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.take_along_axis(a, np.broadcast_to(labels[:, None], a.shape[:-1] + (1,)), axis=-1)[..., 0]
 
 
-def true_class_prob(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    return _pick(probs(logits), labels)
-
-
-def loss(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Cross-entropy per example."""
-    return -_pick(log_softmax(logits, axis=-1), labels)
+def _rest_margin(logits: np.ndarray, cls: np.ndarray) -> np.ndarray:
+    """r_c = logsumexp_{j != c} z_j - z_c in float64; ``cls`` is (N,) labels or one class per row (..., N)."""
+    z = np.asarray(logits, np.float64)
+    index = np.broadcast_to(np.asarray(cls)[..., None], z.shape[:-1] + (1,))
+    others = z.copy()
+    np.put_along_axis(others, index, -np.inf, axis=-1)
+    return logsumexp(others, axis=-1) - np.take_along_axis(z, index, axis=-1)[..., 0]
 
 
 def logit_scaled_confidence(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """LiRA's phi = log(p_y / (1 - p_y)) = z_y - logsumexp_{j != y} z_j (stable in logit space)."""
-    z_y = _pick(logits, labels)
-    others = logits.copy()
-    np.put_along_axis(others, np.broadcast_to(labels[:, None], logits.shape[:-1] + (1,)), -np.inf, axis=-1)
-    return z_y - logsumexp(others, axis=-1)
+    """LiRA's phi = log(p_y / (1 - p_y)) = z_y - logsumexp_{j != y} z_j."""
+    return -_rest_margin(logits, labels)
+
+
+def log_true_class_prob(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    return -np.logaddexp(0.0, _rest_margin(logits, labels))
+
+
+def true_class_prob(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    return np.exp(log_true_class_prob(logits, labels))
+
+
+def loss(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Cross-entropy per example: logsumexp(z) - z_y = softplus(r_y)."""
+    return np.logaddexp(0.0, _rest_margin(logits, labels))
+
+
+def _log1m_probs(logits: np.ndarray) -> np.ndarray:
+    """log(1 - p_j) for every class: log1p(-p_j), and for the top class (where p_j may be ~1) through r_j."""
+    z = np.asarray(logits, np.float64)
+    out = np.log1p(-np.minimum(probs(z), 0.5))
+    top = z.argmax(-1)
+    r = _rest_margin(z, top)
+    np.put_along_axis(out, top[..., None], (r - np.logaddexp(0.0, r))[..., None], axis=-1)
+    return out
 
 
 def entropy(logits: np.ndarray) -> np.ndarray:
-    p = probs(logits)
-    return -(p * log_softmax(logits, axis=-1)).sum(-1)
+    """Shannon entropy of the softmax, from exact log-probabilities."""
+    logp = log_probs(logits)
+    return -(np.exp(logp) * logp).sum(-1)
 
 
 def modified_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Song & Mittal's Mentr: -(1-p_y) log p_y - sum_{j!=y} p_j log(1-p_j)."""
-    p = probs(logits)
-    logp = log_softmax(logits, axis=-1)
-    log1mp = np.log(np.clip(1 - p, 1e-30, None))
-    p_y, logp_y, log1mp_y = _pick(p, labels), _pick(logp, labels), _pick(log1mp, labels)
-    rest = -(p * log1mp).sum(-1) + p_y * log1mp_y
-    return -(1 - p_y) * logp_y + rest
+    """Song & Mittal's Mentr: -(1-p_y) log p_y - sum_{j!=y} p_j log(1-p_j), summed over j != y directly."""
+    z = np.asarray(logits, np.float64)
+    r_y = _rest_margin(z, labels)
+    log_p_y, log_1m_p_y = -np.logaddexp(0.0, r_y), r_y - np.logaddexp(0.0, r_y)
+    p, log1m = probs(z), _log1m_probs(z)
+    terms = p * log1m
+    np.put_along_axis(terms, np.broadcast_to(labels[:, None], z.shape[:-1] + (1,)), 0.0, axis=-1)
+    return -np.exp(log_1m_p_y) * log_p_y - terms.sum(-1)
 
 
 def correct(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    return (logits.argmax(-1) == labels).astype(np.float64)
+    return (np.asarray(logits).argmax(-1) == labels).astype(np.float64)
 
 
 def sensitivity(clean_logits: np.ndarray, noisy_logits: np.ndarray) -> np.ndarray:
@@ -65,8 +99,20 @@ def sensitivity(clean_logits: np.ndarray, noisy_logits: np.ndarray) -> np.ndarra
 
 
 @dataclass(frozen=True)
+class Game:
+    """The membership game a model set plays: pool labels, population labels, keep-matrix (row 0 =
+    target; only reference rows ever reach an attack), pool size and the saved query views."""
+
+    labels: np.ndarray
+    population_labels: np.ndarray
+    keep: np.ndarray
+    n_pool: int
+    views: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class AttackData:
-    """What the attacker has for one target. Shapes: Q queries, N pool examples, C classes,
+    """What the attacker has for one target. Shapes: Q views, N pool examples, C classes,
     R reference models, P population examples."""
 
     labels: np.ndarray  # (N,)
@@ -96,19 +142,12 @@ class AttackData:
             if not np.isfinite(getattr(self, name)).all():
                 raise ValueError(f"AttackData: {name} contains NaN or inf: the model diverged; retrain it "
                                  "(lower the learning rate) before attacking")
+        object.__setattr__(self, "aug_idx", augmentation_indices(self.queries))
+        object.__setattr__(self, "noise_idx", noise_indices(self.queries))
 
     @property
     def n_refs(self) -> int:
         return self.ref_logits.shape[0]
-
-    @property
-    def aug_idx(self) -> list[int]:
-        """Indices of the augmentation views (identity, flips, shifts): not the noise views."""
-        return [i for i, q in enumerate(self.queries) if not q.startswith("noise")]
-
-    @property
-    def noise_idx(self) -> list[int]:
-        return [i for i, q in enumerate(self.queries) if q.startswith("noise")]
 
     def require_refs(self, n: int, attack: str) -> None:
         if self.n_refs < n:
@@ -116,24 +155,22 @@ class AttackData:
                              "raise n_models")
 
 
-def attack_data(population, level: int, target: int = 0, branch: str = "imp", ref_level: int | None = None,
-                ref_branch: str = "imp") -> AttackData:
-    """AttackData for model ``target`` of a ``population`` at ``level``; the other models are references
-    (at ``ref_level``, default the same level). The target's keep row is never put in."""
-    ref_level = level if ref_level is None else ref_level
-    refs = [m for m in range(population.spec.n_models) if m != target]
-    return build_attack_data(population, population.logits(target, level, branch),
-                             np.stack([population.logits(m, ref_level, ref_branch) for m in refs]), refs)
-
-
-def build_attack_data(population, target_logits: np.ndarray, ref_logits: np.ndarray, refs: list[int]) -> AttackData:
+def build_attack_data(game: Game, target_logits: np.ndarray, ref_logits: np.ndarray, refs: list[int]) -> AttackData:
     """Split saved logits (..., pool + population, C) into an AttackData; ``refs`` are the reference
-    models' indices in the population's keep-matrix."""
-    n_pool = population.spec.n_pool
-    return AttackData(labels=population.labels, target_logits=target_logits[:, :n_pool],
-                      ref_logits=ref_logits[:, :, :n_pool], ref_keep=population.membership.keep[refs].copy(),
-                      queries=population.spec.query_names, population_labels=population.population_labels,
-                      target_population_logits=target_logits[:, n_pool:], ref_population_logits=ref_logits[:, :, n_pool:])
+    models' rows in the game's keep-matrix (never the target's)."""
+    n = game.n_pool
+    return AttackData(labels=game.labels, target_logits=target_logits[:, :n], ref_logits=ref_logits[:, :, :n],
+                      ref_keep=game.keep[refs].copy(), queries=game.views, population_labels=game.population_labels,
+                      target_population_logits=target_logits[:, n:], ref_population_logits=ref_logits[:, :, n:])
+
+
+def attack_data(outputs, target: int = 0, ref_outputs=None) -> AttackData:
+    """AttackData for model ``target`` of ``outputs`` (a ``modelsets.Outputs``: one level of a model set,
+    or a compressed model set); the other models of ``ref_outputs`` (default the same) are references."""
+    ref_outputs = outputs if ref_outputs is None else ref_outputs
+    refs = [m for m in range(outputs.game.keep.shape[0]) if m != target]
+    return build_attack_data(outputs.game, outputs.logits(target), np.stack([ref_outputs.logits(m) for m in refs]),
+                             refs)
 
 
 def as_target(data: AttackData, ref: int) -> tuple[AttackData, np.ndarray]:

@@ -1,74 +1,14 @@
-"""Attacks that learn a classifier on reference (shadow) models' outputs: Shokri, ML-Leaks, SAMIA."""
+"""SAMIA (Yuan & Zhang 2022): posterior, sensitivity to small input noise and the label, attacked by a
+small self-attention model trained on reference models pruned exactly like the target."""
 from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.neural_network import MLPClassifier
 from torch import nn
 
-from . import signals as S
-from .attacks import Attack
-
-
-def _subsample(n: int, cap: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).permutation(n)[:cap] if n > cap else np.arange(n)
-
-
-class Shokri(Attack):
-    """Shokri et al. 2017: k shadow models, one attack classifier per class on the full posterior
-    vector (as log-probabilities), trained on the shadows' IN/OUT outputs (sklearn MLPClassifier)."""
-
-    name = "shokri"
-
-    def __init__(self, n_shadows: int | None = None, max_rows: int = 4000, seed: int = 0):
-        self.n_shadows, self.max_rows, self.seed = n_shadows, max_rows, seed
-
-    def fit(self, data):
-        data.require_refs(1, self.name)
-        k = min(self.n_shadows or data.n_refs, data.n_refs)
-        x = S.probs(data.ref_logits[:k, 0]).reshape(-1, data.ref_logits.shape[-1])
-        y = data.ref_keep[:k].ravel()
-        labels = np.tile(data.labels, k)
-        self.models_ = {}
-        for c in np.unique(labels):
-            rows = np.flatnonzero(labels == c)
-            rows = rows[_subsample(len(rows), self.max_rows, self.seed + int(c))]
-            if len(np.unique(y[rows])) < 2:
-                continue
-            clf = MLPClassifier((64,), max_iter=300, early_stopping=True, random_state=self.seed)
-            self.models_[int(c)] = clf.fit(np.log(x[rows] + 1e-12), y[rows])
-        return self
-
-    def score(self, data):
-        x = np.log(S.probs(data.target_logits[0]) + 1e-12)
-        out = np.full(len(data.labels), 0.5)
-        for c, clf in self.models_.items():
-            sel = data.labels == c
-            if sel.any():
-                out[sel] = clf.predict_proba(x[sel])[:, 1]
-        return out
-
-
-class MLLeaks(Attack):
-    """Salem et al. 2019 (adversary 1): one shadow model, one classifier on the sorted top-3 posteriors."""
-
-    name = "ml_leaks"
-
-    def __init__(self, shadow: int = 0, seed: int = 0):
-        self.shadow, self.seed = shadow, seed
-
-    @staticmethod
-    def _features(logits):
-        return np.sort(S.probs(logits), axis=-1)[..., ::-1][..., :3]
-
-    def fit(self, data):
-        data.require_refs(1, self.name)
-        x, y = self._features(data.ref_logits[self.shadow, 0]), data.ref_keep[self.shadow]
-        self.clf_ = MLPClassifier((64,), max_iter=300, early_stopping=True, random_state=self.seed).fit(x, y)
-        return self
-
-    def score(self, data):
-        return self.clf_.predict_proba(self._features(data.target_logits[0]))[:, 1]
+from .. import signals as S
+from .base import Attack
+from .classifier import subsample
 
 
 class _AttentionScorer(nn.Module):
@@ -110,7 +50,7 @@ class SAMIA(Attack):
         data.require_refs(1, self.name)
         x = self._tokens(data.ref_logits, data.labels, data.noise_idx).reshape(-1, 3, data.ref_logits.shape[-1])
         y = data.ref_keep.ravel().astype(np.float32)
-        rows = _subsample(len(y), self.max_rows, self.seed)
+        rows = subsample(len(y), self.max_rows, self.seed)
         x, y = torch.from_numpy(x[rows]), torch.from_numpy(y[rows])
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)

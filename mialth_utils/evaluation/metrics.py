@@ -2,13 +2,16 @@
 
 This is the only place the target's membership labels enter. Headline: TPR at low FPR (exact, from
 sklearn's ``roc_curve``), with N_in / N_out stated and FPRs below 1/N_out marked unresolvable.
+Point values come from sklearn; bootstrap intervals from ``bootstrap.bootstrap_metrics`` (array
+arithmetic over resamples from one sort, exact to sklearn on every resample).
 """
 from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from .membership import balanced_eval_indices
+from ..data.membership import balanced_eval_indices
+from .bootstrap import bootstrap_metrics, percentile_ci
 
 FPRS = (0.1, 0.01, 0.001, 0.0001, 0.0)
 
@@ -74,19 +77,9 @@ def evaluate(scores: np.ndarray, member_mask: np.ndarray, *, candidates: np.ndar
         pred = s >= threshold
         out["balanced_acc_fixed"] = float((pred[m].mean() + (1 - pred[~m].mean())) / 2)
     if n_boot:
-        rng = np.random.default_rng(seed + 1)
-        pin, pout = np.flatnonzero(m), np.flatnonzero(~m)
-        keys = ["auc"] + [fpr_label(f) for f in fprs]
-        boot = {k: [] for k in keys}
-        for _ in range(n_boot):
-            b = np.concatenate([rng.choice(pin, len(pin)), rng.choice(pout, len(pout))])
-            fpr, tpr, _ = roc(s[b], m[b])
-            boot["auc"].append(roc_auc_score(m[b], s[b]))
-            for f in fprs:
-                boot[fpr_label(f)].append(tpr_at_fpr(fpr, tpr, f))
-        for k in keys:
-            lo, hi = np.percentile(boot[k], [2.5, 97.5])
-            out[k + "_ci_low"], out[k + "_ci_high"] = float(lo), float(hi)
+        samples = bootstrap_metrics(s, m, n_boot, seed=seed + 1, fprs=fprs)
+        for k, values in samples.items():
+            out[k + "_ci_low"], out[k + "_ci_high"] = (float(v) for v in percentile_ci(values))
     return out
 
 

@@ -5,46 +5,46 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from .attacks import get_attack
+from ..attacks.registry import get_attack
+from ..signals import attack_data
 from .metrics import evaluate
-from .signals import attack_data
 
 
-def transfer_matrix(population, attack_name: str, levels=None, target_population=None, n_boot: int = 0,
+def transfer_matrix(models, attack_name: str, levels=None, target_models=None, n_boot: int = 0,
                     seed: int = 0) -> pd.DataFrame:
     """Attack fitted on the references at level a, applied to the target at level b (claim C5).
 
-    ``target_population``: take the target from another population (another architecture or
-    training recipe over the same pool and keep-matrix) to transfer across models.
+    ``target_models``: take the target from another model set (another architecture or training
+    recipe over the same pool and keep-matrix) to transfer across models.
     """
-    target_pop = target_population or population
-    if target_population is not None and not np.array_equal(population.pool_idx, target_pop.pool_idx):
-        raise ValueError("transfer across populations needs the same data set, pool and seed")
-    levels = list(range(population.spec.n_levels + 1)) if levels is None else list(levels)
-    member = target_pop.membership.member_mask(0)
+    target_set = target_models or models
+    if target_models is not None and not np.array_equal(models.pool_idx, target_set.pool_idx):
+        raise ValueError("transfer across model sets needs the same data set, pool and seed")
+    levels = list(range(models.spec.n_levels + 1)) if levels is None else list(levels)
+    member = target_set.membership.member_mask(0)
     rows = []
     for a in levels:
-        fitted = get_attack(attack_name).fit(attack_data(population, a))
+        fitted = get_attack(attack_name, seed).fit(attack_data(models.at(a)))
         for b in levels:
-            scores = fitted.score(attack_data(target_pop, b))
+            scores = fitted.score(attack_data(target_set.at(b)))
             out = evaluate(scores, member, n_boot=n_boot, seed=seed)
             rows.append({"attack": attack_name, "fit_level": a, "target_level": b,
-                         "fit_model": population.spec.model, "target_model": target_pop.spec.model,
+                         "fit_model": models.spec.model, "target_model": target_set.spec.model,
                          "auc": out["auc"], "tpr@1%fpr": out["tpr@1%fpr"], "tpr@0.1%fpr": out["tpr@0.1%fpr"]})
     return pd.DataFrame(rows)
 
 
-def level_scores(population, attack_name: str = "lira_online", levels=None) -> pd.DataFrame:
+def level_scores(models, attack_name: str = "lira_online", levels=None, seed: int = 0) -> pd.DataFrame:
     """Per-example scores of one attack at every level (long form: example, level, score, member, class)."""
-    levels = list(range(population.spec.n_levels + 1)) if levels is None else list(levels)
-    member = population.membership.member_mask(0)
+    levels = list(range(models.spec.n_levels + 1)) if levels is None else list(levels)
+    member = models.membership.member_mask(0)
     frames = []
     for level in levels:
-        data = attack_data(population, level)
-        scores = get_attack(attack_name).fit(data).score(data)
-        frames.append(pd.DataFrame({"example": np.arange(len(scores)), "pool_index": population.pool_idx,
+        data = attack_data(models.at(level))
+        scores = get_attack(attack_name, seed).fit(data).score(data)
+        frames.append(pd.DataFrame({"example": np.arange(len(scores)), "pool_index": models.pool_idx,
                                     "level": level, "score": scores, "member": member,
-                                    "label": population.labels}))
+                                    "label": models.labels}))
     return pd.concat(frames, ignore_index=True)
 
 

@@ -7,6 +7,12 @@
 3. Only abnormal examples are tested: a left-tailed test of the target's loss against the losses
    of the shadows that did not train on the example (empirical CDF, or a Gaussian). Member when
    p < ``alpha``. Score = 1 - p for tested examples, -1 for untested ones (never called members).
+
+The empirical p-value cannot fall below 1 / (1 + n_OUT): with fewer than 1/alpha - 1 OUT shadows no
+example could ever pass alpha, so ``test="auto"`` (the default) uses the empirical test only when
+there are enough shadows and the Gaussian one otherwise; ``test_used_`` records which ran.
+``cost_seconds_`` times everything the attack does for one target (features, neighbour search,
+tests), for the cost comparison against testing every example (``test_all=True``).
 """
 from __future__ import annotations
 
@@ -16,16 +22,16 @@ import numpy as np
 from scipy.spatial.distance import cdist
 from scipy.stats import norm
 
-from . import signals as S
-from .attacks import Attack
-from .signals import AttackData, build_attack_data
+from .. import signals as S
+from ..signals import AttackData, build_attack_data
+from .base import Attack
 
 
 class CMMIA(Attack):
     def __init__(self, metric: str = "cosine", distance_percentile: float = 1.0, min_neighbours: int = 5,
-                 alpha: float = 0.01, test: str = "empirical", test_all: bool = False):
-        if test not in ("empirical", "gaussian"):
-            raise ValueError(f"test must be 'empirical' or 'gaussian', got {test!r}")
+                 alpha: float = 0.01, test: str = "auto", test_all: bool = False):
+        if test not in ("auto", "empirical", "gaussian"):
+            raise ValueError(f"test must be 'auto', 'empirical' or 'gaussian', got {test!r}")
         if metric not in ("cosine", "euclidean"):
             raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
         self.metric, self.distance_percentile, self.min_neighbours = metric, distance_percentile, min_neighbours
@@ -46,6 +52,7 @@ class CMMIA(Attack):
 
     def fit(self, data: AttackData) -> "CMMIA":
         data.require_refs(2, self.name)
+        start = time.perf_counter()
         feats = self.features(data.ref_logits[:, 0])
         ref_feats = self.features(data.ref_population_logits[:, 0])
         self.tested_ = np.ones(len(data.labels), bool) if self.test_all else self.abnormal(feats, ref_feats)
@@ -54,12 +61,15 @@ class CMMIA(Attack):
         if (~data.ref_keep).sum(0).min() < 1:
             raise ValueError(f"{self.name}: some examples have no shadow model that did not train on them; "
                              "raise n_models")
+        enough = (~data.ref_keep).sum(0).min() + 1 >= 1 / self.alpha
+        self.test_used_ = self.test if self.test != "auto" else ("empirical" if enough else "gaussian")
+        self.fit_seconds_ = time.perf_counter() - start
         return self
 
     def p_values(self, target_loss: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """Left-tailed p-values of the target's losses on examples ``idx`` against their OUT-shadow losses."""
         out = self.out_losses_[:, idx]
-        if self.test == "empirical":
+        if self.test_used_ == "empirical":
             n_out = np.sum(~np.isnan(out), 0)
             below = np.nansum(out <= target_loss[None], 0)
             return (1 + below) / (1 + n_out)
@@ -76,13 +86,14 @@ class CMMIA(Attack):
         self.p_[idx] = p
         scores[idx] = 1 - p
         self.predicted_member_ = self.tested_ & (np.nan_to_num(self.p_, nan=1.0) < self.alpha)
-        self.test_seconds_ = time.perf_counter() - start
+        self.cost_seconds_ = self.fit_seconds_ + time.perf_counter() - start
         return scores
 
 
-def mixed_attack_data(target_pop, ref_pops: list, target: int = 0) -> AttackData:
-    """Target from ``target_pop``; reference model r taken from ``ref_pops[r % len(ref_pops)]`` (a
-    mixture of compression methods, or one population for the matched / mismatched settings)."""
-    refs = [m for m in range(target_pop.spec.n_models) if m != target]
-    ref_logits = np.stack([ref_pops[i % len(ref_pops)].logits(m) for i, m in enumerate(refs)])
-    return build_attack_data(target_pop, target_pop.logits(target), ref_logits, refs)
+def mixed_attack_data(target_outputs, ref_outputs: list, target: int = 0) -> AttackData:
+    """Target from ``target_outputs``; reference model r from ``ref_outputs[r % len(ref_outputs)]`` (a
+    mixture of compression methods, or one model set for the matched / mismatched settings)."""
+    game = target_outputs.game
+    refs = [m for m in range(game.keep.shape[0]) if m != target]
+    ref_logits = np.stack([ref_outputs[i % len(ref_outputs)].logits(m) for i, m in enumerate(refs)])
+    return build_attack_data(game, target_outputs.logits(target), ref_logits, refs)

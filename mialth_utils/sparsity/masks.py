@@ -1,4 +1,4 @@
-"""Magnitude pruning masks for lottery tickets (Frankle & Carbin 2019, OpenLTH).
+"""Pruning masks: magnitude (lottery tickets, Frankle & Carbin 2019, OpenLTH), random, structured.
 
 Masks are plain ``{parameter_name: bool tensor}`` dicts (True = kept) over the prunable weights:
 conv and linear weights; biases and norm parameters are never pruned.
@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .models import output_layer_name
+from ..models import output_layer_name
 
 Masks = dict[str, torch.Tensor]
 
@@ -77,6 +77,26 @@ def one_shot_masks(model: nn.Module, sparsity: float, scope: str = "global", out
     return magnitude_masks(model, None, sparsity, scope, output_rate)
 
 
+def structured_masks(model: nn.Module, sparsity: float) -> Masks:
+    """L1-norm filter pruning: in every conv layer remove the ``sparsity`` fraction of output filters
+    with the smallest L1 norm; in every hidden linear layer the same for output neurons (rows).
+    The output layer is kept whole. Masks cover whole filters / rows."""
+    if not 0.0 <= sparsity < 1.0:
+        raise ValueError(f"structured sparsity must be in [0, 1), got {sparsity!r}")
+    out_name = f"{output_layer_name(model)}.weight"
+    params = dict(model.named_parameters())
+    masks = {}
+    for name in prunable_names(model):
+        w = params[name].detach()
+        mask = torch.ones_like(w, dtype=torch.bool)
+        if name != out_name:
+            norms = w.abs().flatten(1).sum(1)
+            n_remove = int(round(sparsity * len(norms)))
+            mask[norms.argsort(stable=True)[:n_remove]] = False
+        masks[name] = mask
+    return masks
+
+
 def random_masks_like(masks: Masks, seed: int) -> Masks:
     """The random-pruning control: the same number of kept weights per layer, at random places."""
     gen = torch.Generator().manual_seed(seed)
@@ -115,3 +135,13 @@ def check_sparsity_possible(prune_frac: float, n_levels: int) -> None:
         raise ValueError(f"n_levels must be a non-negative int, got {n_levels!r}")
     if not 0.0 < prune_frac < 1.0 and n_levels > 0:
         raise ValueError(f"prune_frac must be in (0, 1) to prune, got {prune_frac!r}")
+
+
+def apply_masks(model: nn.Module, masks: Masks | None) -> None:
+    """Zero the pruned weights in place (``masks``: parameter name -> bool tensor, True = kept)."""
+    if not masks:
+        return
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, mask in masks.items():
+            params[name].mul_(mask.to(params[name].device, params[name].dtype))

@@ -1,7 +1,10 @@
 """Each run writes params.json, metrics.json and tidy CSV tables; one collector gathers them.
 
-Layout: ``<results>/experiments/<experiment>/<run_name>/{params.json, metrics.json, <table>.csv}``;
-figures in ``<results>/figures``, collected tables in ``<results>/tables``.
+Layout: ``<results>/experiments/<experiment>/<run_id>/{params.json, metrics.json, <table>.csv}``, where
+``run_id`` is a readable prefix plus a hash of every setting (seed included), so a run with other
+settings never overwrites another; figures in ``<results>/figures``, collected tables in
+``<results>/tables``. Every table row carries ``run_id``, ``settings_hash`` (equal for replicates
+that differ only in their seed) and ``seed``.
 """
 from __future__ import annotations
 
@@ -10,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cache import read_json, write_json
-from .runtime import environment_info
+from ..runtime import environment_info, resolve_device
+from ..store import atomic_write_bytes, read_json, write_json
 
 
 class RunRecorder:
@@ -19,27 +22,25 @@ class RunRecorder:
 
     def __init__(self, spec, experiment: str):
         self.spec, self.experiment = spec, experiment
-        self.folder = Path(spec.results_dir) / "experiments" / experiment / spec.run_name
+        self.folder = Path(spec.results_dir) / "experiments" / experiment / spec.run_id
         self.folder.mkdir(parents=True, exist_ok=True)
         self.started = time.time()
         write_json(self.folder / "params.json", {"experiment": experiment, **spec.params()})
 
     def table(self, name: str, df: pd.DataFrame) -> Path:
         df = df.copy()
-        for key, value in (("experiment", self.experiment), ("dataset", self.spec.dataset),
+        for key, value in (("experiment", self.experiment), ("run_id", self.spec.run_id),
+                           ("settings_hash", self.spec.settings_hash), ("dataset", self.spec.dataset),
                            ("model_arch", self.spec.model), ("profile", self.spec.profile), ("seed", self.spec.seed)):
             if key not in df.columns:
                 df.insert(0, key, value)
         path = self.folder / f"{name}.csv"
-        tmp = path.with_name(path.name + ".tmp")
-        df.to_csv(tmp, index=False)
-        tmp.replace(path)
+        atomic_write_bytes(path, df.to_csv(index=False).encode())
         return path
 
     def finish(self, device=None, **metrics) -> dict:
-        from .runtime import resolve_device
-
-        out = {"experiment": self.experiment, "wall_seconds": time.time() - self.started,
+        out = {"experiment": self.experiment, "run_id": self.spec.run_id, "settings_hash": self.spec.settings_hash,
+               "seed": self.spec.seed, "wall_seconds": time.time() - self.started,
                **environment_info(device or resolve_device(self.spec.device)), "profile": self.spec.profile,
                "dataset": self.spec.dataset, "model_arch": self.spec.model, **metrics}
         write_json(self.folder / "metrics.json", out)

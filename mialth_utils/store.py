@@ -1,9 +1,12 @@
-"""Hash-keyed artefact cache (OpenLTH style).
+"""Hash-keyed artefact store (OpenLTH style), safe under concurrent writers.
 
 An artefact lives in ``<cache>/<kind>/<hash>/`` where the hash is taken over the canonical JSON
 of its spec (which must include everything that changes it: data set, split, keep-row, model,
-training, seed). ``spec.json`` is written beside it and a ``DONE`` marker last, atomically:
-``DONE`` present means load; a folder without it is redone from scratch.
+training, seed). It is built in a uniquely named temporary folder beside it, which gets
+``spec.json`` and a ``DONE`` marker last and is then renamed into place in one step: ``DONE``
+present means load. Two processes building the same artefact both finish; the first rename wins
+and the other discards its copy. A writer killed mid-way leaves only its temporary folder, which
+the next writer on the same host removes once its process is gone.
 """
 from __future__ import annotations
 
@@ -12,8 +15,11 @@ import hashlib
 import json
 import os
 import shutil
+import socket
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -48,8 +54,13 @@ def spec_hash(spec: dict) -> str:
     return hashlib.sha256(canonical_json(spec).encode()).hexdigest()[:16]
 
 
+def _tmp_name(path: Path, suffix: str = ".tmp") -> Path:
+    """A temporary name beside ``path`` that no other writer uses."""
+    return Path(path).with_name(f"{Path(path).name}.{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}")
+
+
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = _tmp_name(path)
     tmp.write_bytes(payload)
     os.replace(tmp, path)
 
@@ -66,7 +77,7 @@ def read_json(path: Path) -> Any:
 
 
 def save_state(path: Path, state_dict: dict) -> None:
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    tmp = _tmp_name(path)
     torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, tmp)
     os.replace(tmp, path)
 
@@ -81,7 +92,7 @@ def load_state(path: Path, device: torch.device | str = "cpu") -> dict:
 
 
 def save_arrays(path: Path, **arrays: np.ndarray) -> None:
-    tmp = Path(path).with_name(Path(path).name + ".tmp.npz")
+    tmp = _tmp_name(path, ".tmp.npz")
     np.savez(tmp, **arrays)
     os.replace(tmp, path)
 
@@ -95,7 +106,7 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
 
 
 class Artifact:
-    """One cached artefact folder."""
+    """One artefact folder, written atomically through ``writing()``."""
 
     def __init__(self, kind: str, spec: dict, root: Path | None = None):
         self.kind, self.spec = kind, spec
@@ -106,16 +117,26 @@ class Artifact:
     def done(self) -> bool:
         return (self.path / "DONE").exists()
 
-    def prepare(self) -> Path:
-        """Start (or restart) the artefact: an unfinished folder is wiped, spec.json written."""
-        if self.path.exists() and not self.done:
-            shutil.rmtree(self.path)
-        self.path.mkdir(parents=True, exist_ok=True)
-        write_json(self.path / "spec.json", self.spec)
-        return self.path
-
-    def mark_done(self) -> None:
-        atomic_write_bytes(self.path / "DONE", b"")
+    @contextmanager
+    def writing(self) -> Iterator[Path]:
+        """Yield a private temporary folder; on success it becomes the artefact (first finisher wins)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_orphans(self.path)
+        tmp = self.path.with_name(f"{self.hash}.tmp-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        tmp.mkdir()
+        try:
+            yield tmp
+            write_json(tmp / "spec.json", self.spec)
+            atomic_write_bytes(tmp / "DONE", b"")
+            if self.path.exists() and not self.done:
+                shutil.rmtree(self.path, ignore_errors=True)  # left unfinished by an older writer or invalidated
+            try:
+                os.rename(tmp, self.path)
+            except OSError:
+                if not self.done:
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def invalidate(self) -> None:
         (self.path / "DONE").unlink(missing_ok=True)
@@ -124,10 +145,29 @@ class Artifact:
         return f"Artifact({self.kind}/{self.hash}, done={self.done})"
 
 
+def _remove_orphans(path: Path) -> None:
+    """Remove temporary folders of ``path`` left by killed writers on this host."""
+    host = socket.gethostname()
+    for tmp in path.parent.glob(f"{path.name}.tmp-{host}-*"):
+        pid = int(tmp.name.split("-")[-2]) if tmp.name.split("-")[-2].isdigit() else -1
+        if pid > 0 and not _alive(pid):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def cached(kind: str, spec: dict, build: Callable[[Path], None], root: Path | None = None) -> Path:
     """Run ``build(folder)`` unless the artefact for ``spec`` is done; return its folder."""
     art = Artifact(kind, spec, root)
     if not art.done:
-        build(art.prepare())
-        art.mark_done()
+        with art.writing() as folder:
+            build(folder)
     return art.path

@@ -1,0 +1,61 @@
+"""Threshold attacks on one signal: loss (Yeom et al. 2018), correctness (the gap attack), and
+Song & Mittal's (2021) confidence / entropy / modified entropy with class-wise thresholds.
+
+The confidence attack thresholds p_y through its monotone transform log(p_y / (1 - p_y)), which
+ranks and thresholds exactly as p_y does but keeps its resolution where p_y rounds to 1.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import signals as S
+from .base import Attack, best_threshold
+
+SIGNALS = {"confidence": lambda lg, y: S.logit_scaled_confidence(lg, y),
+           "entropy": lambda lg, y: -S.entropy(lg),
+           "modified_entropy": lambda lg, y: -S.modified_entropy(lg, y)}
+
+
+class LossAttack(Attack):
+    """Yeom et al. 2018: members have lower loss. Score = -loss on the identity query."""
+
+    name = "loss"
+
+    def score(self, data):
+        return -S.loss(data.target_logits[0], data.labels)
+
+
+class CorrectnessAttack(Attack):
+    """The gap attack (label-only): member iff the target classifies the example correctly."""
+
+    name = "correctness"
+    discrete = True
+
+    def score(self, data):
+        return S.correct(data.target_logits[0], data.labels)
+
+
+class SignalAttack(Attack):
+    """Song & Mittal 2021: confidence / entropy / modified entropy with class-wise thresholds
+    fitted on the reference models' IN/OUT outputs. Score = signal - threshold of its class."""
+
+    def __init__(self, metric: str = "modified_entropy"):
+        if metric not in SIGNALS:
+            raise ValueError(f"signal must be one of {sorted(SIGNALS)}, got {metric!r}")
+        self.metric, self.name = metric, metric
+
+    def fit(self, data):
+        data.require_refs(1, self.name)
+        values = np.stack([SIGNALS[self.metric](lg[0], data.labels) for lg in data.ref_logits]).ravel()
+        members = data.ref_keep.ravel()
+        labels = np.tile(data.labels, data.n_refs)
+        n_classes = data.target_logits.shape[-1]
+        self.thresholds_ = np.full(n_classes, best_threshold(values, members))
+        for c in range(n_classes):
+            sel = labels == c
+            if members[sel].any() and (~members[sel]).any():
+                self.thresholds_[c] = best_threshold(values[sel], members[sel])
+        return self
+
+    def score(self, data):
+        return SIGNALS[self.metric](data.target_logits[0], data.labels) - self.thresholds_[data.labels]

@@ -1,0 +1,130 @@
+"""Profiles (smoke / quick / paper) and the one frozen study spec a notebook builds from its parameters.
+
+``smoke``: generated data, seconds, for tests. ``quick``: the default study on 2 CPU cores
+(Fashion-MNIST, LeNet-300-100). ``paper``: CIFAR-10 with ResNet-18 on a GPU, the papers' scale.
+A ``StudySpec`` nests the ``ModelSetSpec`` (data set, model, seed and training live there only)
+and the study's own settings; an unknown parameter is an error, never silently dropped.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from .modelsets import ModelSetSpec
+from .paths import results_root
+from .store import spec_hash
+from .training.loop import TrainSpec
+
+PROFILES: dict[str, dict] = {
+    "smoke": dict(dataset="fake", model="mlp", n_models=5, n_pool=400, n_population=100, n_levels=2,
+                  train=TrainSpec(epochs=6, batch_size=64, lr=0.05), n_boot=20, class_counts=(2, 5), n_subsets=2,
+                  transfer_model="lenet-300-100", fast_attacks=True,
+                  compressions=(("prune", 0.5), ("structured", 0.5), ("quant", 4), ("distill", "mlp-small"),
+                                ("imp", 2))),
+    "quick": dict(dataset="fashion-mnist", model="lenet-300-100", n_models=9, n_pool=4000, n_population=1000,
+                  n_levels=10, train=TrainSpec(epochs=30, batch_size=128, lr=0.05), n_boot=200,
+                  class_counts=(2, 5, 10), n_subsets=3, transfer_model="mlp", fast_attacks=False,
+                  compressions=(("prune", 0.5), ("prune", 0.7), ("prune", 0.9), ("structured", 0.5), ("quant", 8),
+                                ("quant", 4), ("distill", "mlp-small"), ("imp", 5))),
+    "paper": dict(dataset="cifar10", model="resnet-18", n_models=17, n_pool=40000, n_population=10000, n_levels=10,
+                  train=TrainSpec(epochs=100, batch_size=256, lr=0.1, augment=True), n_boot=200,
+                  class_counts=(2, 5, 10), n_subsets=3, transfer_model="vgg-16", fast_attacks=False, rewind="step",
+                  rewind_step=2000, compressions=(("prune", 0.5), ("prune", 0.7), ("prune", 0.9), ("structured", 0.5),
+                                                  ("quant", 8), ("quant", 4), ("distill", "resnet-20"), ("imp", 5))),
+}
+CLASS_COUNTS = {"cifar100": (10, 20, 50, 100)}  # class counts that fit a data set, where the profile's do not
+STUDY_FIELDS = ("n_boot", "class_counts", "n_subsets", "transfer_model", "fast_attacks", "compressions")
+RUNTIME_FIELDS = ("device", "results_dir", "workers", "scheduler")  # where and how, never what: not hashed
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """What a notebook run is: the profile's defaults overridden by the notebook's parameters."""
+
+    profile: str
+    models: ModelSetSpec
+    n_boot: int
+    class_counts: tuple[int, ...]
+    n_subsets: int
+    transfer_model: str
+    fast_attacks: bool
+    compressions: tuple
+    device: str = "auto"
+    results_dir: Path = Path("results")
+    workers: int | None = None
+    scheduler: str | None = None
+
+    @property
+    def dataset(self) -> str:
+        return self.models.dataset
+
+    @property
+    def model(self) -> str:
+        return self.models.model
+
+    @property
+    def seed(self) -> int:
+        return self.models.seed
+
+    @property
+    def cache_dir(self) -> Path:
+        from .paths import cache_root
+
+        return cache_root(self.results_dir)
+
+    @property
+    def settings_hash(self) -> str:
+        """Hash of every setting except the seed and where / how it runs: equal for replicates."""
+        settings = {k: v for k, v in self.params().items() if k not in RUNTIME_FIELDS}
+        settings["models"] = {k: v for k, v in settings["models"].items() if k != "seed"}
+        return spec_hash(settings)
+
+    @property
+    def run_id(self) -> str:
+        """A readable prefix and a hash of all settings (seed included): one folder per distinct run."""
+        return f"{self.dataset}_{self.model.replace(':', '.')}_{self.profile}_seed{self.seed}_{self.settings_hash[:8]}"
+
+    def params(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["results_dir"] = str(self.results_dir)
+        out["models"] = self.models.to_dict()
+        return out
+
+
+def _check_type(name: str, value, kind) -> None:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise TypeError(f"parameter {name} must be {getattr(kind, '__name__', kind)}, got {type(value).__name__} "
+                        f"{value!r}")
+
+
+def study_spec(profile: str = "quick", dataset: str = "auto", model: str = "auto", seed: int = 0,
+               device: str = "auto", results_dir: str = "", **overrides) -> StudySpec:
+    """Build the frozen spec of a run. ``"auto"`` means the profile's default; ``overrides`` replace
+    any model-set, training or study field (``n_models``, ``n_levels``, ``epochs``, ``prune_frac``,
+    ``workers``...); ``None`` keeps the profile's default; an unknown name raises."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+    for name, value, kind in (("dataset", dataset, str), ("model", model, str), ("seed", seed, int),
+                              ("device", device, str), ("results_dir", results_dir, str)):
+        _check_type(name, value, kind)
+    base = dict(PROFILES[profile])
+    dataset = base["dataset"] if dataset == "auto" else dataset
+    model = base["model"] if model == "auto" else model
+    train_fields = {f.name for f in dataclasses.fields(TrainSpec)}
+    set_fields = {f.name for f in dataclasses.fields(ModelSetSpec)} - {"train", "dataset", "model", "seed"}
+    unknown = set(overrides) - train_fields - set_fields - set(STUDY_FIELDS) - {"workers", "scheduler"}
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(sorted(unknown))}: use a field of TrainSpec, ModelSetSpec "
+                         f"or one of {', '.join(STUDY_FIELDS + ('workers', 'scheduler'))}")
+    train = dataclasses.replace(base["train"], **{k: v for k, v in overrides.items() if k in train_fields})
+    set_kwargs = {k: v for k, v in {**base, **overrides}.items() if k in set_fields}
+    models = ModelSetSpec(dataset=dataset, model=model, seed=seed, train=train, **set_kwargs)
+    study = {k: overrides.get(k, base[k]) for k in STUDY_FIELDS}
+    if "class_counts" not in overrides and dataset in CLASS_COUNTS:
+        study["class_counts"] = CLASS_COUNTS[dataset]
+    study["class_counts"] = tuple(study["class_counts"])
+    study["compressions"] = tuple(tuple(c) for c in study["compressions"])
+    return StudySpec(profile=profile, models=models, device=device, results_dir=results_root(results_dir or None),
+                     workers=overrides.get("workers"), scheduler=overrides.get("scheduler"), **study)

@@ -1,0 +1,77 @@
+"""One executor for independent units of work: in-process, a local pool of worker processes, or Dask.
+
+A unit is a plain function and its arguments (one model's IMP chain, one compressed model, one
+notebook run); units share nothing but the hash-keyed store, so any worker can run any unit and the
+caller then loads the results from the store. ``workers=1`` runs in this process (for debugging);
+``workers>1`` starts a ``dask.distributed.LocalCluster`` of that many single-threaded processes;
+``scheduler`` (or ``MIALTH_DASK_SCHEDULER``) names an existing Dask scheduler, e.g. one started by
+``dask_jobqueue.SLURMCluster`` (see the README), whose workers must see the same store.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Callable, Sequence
+
+from .log import progress
+
+log = logging.getLogger(__name__)
+
+
+def default_workers() -> int:
+    """``MIALTH_WORKERS`` if set, else the number of cores."""
+    return int(os.environ.get("MIALTH_WORKERS") or os.cpu_count() or 1)
+
+
+def _call(fn: Callable, args: tuple, threads: int | None) -> Any:
+    """Run one unit with a fixed number of torch threads, so workers do not oversubscribe the cores."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    return fn(*args)
+
+
+def run_units(fn: Callable, units: Sequence[tuple], *, workers: int | None = None, scheduler: str | None = None,
+              desc: str = "units") -> list:
+    """``[fn(*args) for args in units]``, spread over ``workers`` processes or a Dask scheduler."""
+    units = list(units)
+    if not units:
+        return []
+    scheduler = scheduler or os.environ.get("MIALTH_DASK_SCHEDULER") or None
+    workers = workers or default_workers()
+    if scheduler is None and (workers <= 1 or len(units) == 1):
+        return [_call(fn, args, None) for args in progress(units, desc=desc)]
+    from dask.distributed import as_completed
+
+    threads = None if scheduler else max(1, (os.cpu_count() or 1) // workers)
+    with _client(scheduler, min(workers, len(units))) as client:
+        futures = [client.submit(_call, fn, args, threads, pure=False) for args in units]
+        for future in progress(as_completed(futures), desc=desc, total=len(futures)):
+            future.result()  # re-raise a unit's error here
+        return client.gather(futures)
+
+
+def _client(scheduler: str | None, n_workers: int):
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        log.info("dask: submitting to the scheduler at %s", scheduler)
+        return Client(scheduler)
+    log.info("dask: local cluster of %d single-threaded worker processes", n_workers)
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    return _Closing(Client(cluster), cluster)
+
+
+class _Closing:
+    """Context manager closing a client and the local cluster it owns."""
+
+    def __init__(self, client, cluster):
+        self.client, self.cluster = client, cluster
+
+    def __enter__(self):
+        return self.client
+
+    def __exit__(self, *exc):
+        self.client.close()
+        self.cluster.close()

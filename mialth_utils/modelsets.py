@@ -1,0 +1,360 @@
+"""Model sets: the target (model 0) and its reference models, trained and stored as the attacks need them.
+
+``ModelSet``: every model trains on its own keep-row of the pool, is pruned by its own IMP run and
+rewound the same way, so the references match the target at every level (controls for the target,
+or all models). ``CompressedModelSet``: every model of a built model set compressed the same way.
+Each (model, level, branch) or compressed model is an artefact of the hash-keyed store holding
+what attacks need: float32 logits on the pool and the population set (never trained on) under every
+query view, accuracies and counted sparsity. The unit of work is one model's whole chain, so any
+worker can build any unit (``build(workers=...)``); results travel only through the store.
+
+Both expose the same ``Outputs`` view (``at(level, branch)`` for a ModelSet), from which attack
+data are built: ``logits(model)``, ``metrics(model)`` and the ``game`` they belong to.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import store
+from .data.membership import Membership, array_hash, make_membership, sample_pool
+from .data.registry import TensorData, load_dataset
+from .data.views import view_names
+from .models import make_model
+from .signals import Game
+from .sparsity.compress import Compression, compress_model, count_params_and_macs
+from .sparsity.imp import BRANCHES, REWINDS, level_start
+from .sparsity.masks import check_sparsity_possible, counted_sparsity, masks_sparsity
+from .training.loop import TrainSpec, train
+from .training.predict import accuracy, predict_logits
+
+log = logging.getLogger(__name__)
+LOGITS_DTYPE = np.float32  # float16 logits saturate p_y and tie the top scores (issue 9): never store them
+
+
+@dataclass(frozen=True)
+class ModelSetSpec:
+    """Everything that defines a model set; hashed (with the split and keep-row) into artefact keys.
+    Field names are part of the hash: ``n_population`` counts the never-trained population examples."""
+
+    dataset: str = "fashion-mnist"
+    n_classes: int | None = None
+    model: str = "lenet-300-100"
+    train: TrainSpec = field(default_factory=TrainSpec)
+    n_models: int = 8  # target + reference models
+    n_pool: int = 5000  # examples in the membership game
+    n_population: int = 1000  # never-trained examples (RMIA's population z)
+    membership: str = "balanced"  # balanced | disjoint
+    n_levels: int = 0  # IMP levels after the dense level 0
+    prune_frac: float = 0.2
+    scope: str = "global"
+    output_rate: float = 1.0
+    rewind: str = "init"  # init | step | finetune
+    rewind_step: int = 0  # optimiser steps for rewind="step"
+    controls: tuple[str, ...] = ()  # random_mask, random_reinit
+    control_models: str = "target"  # target | all
+    queries: str = "shifts"  # a key of data.views.VIEW_SETS; noise views are always added
+    seed: int = 0
+    class_subset: int = 0  # which seeded subset of n_classes classes (C3 uses several)
+
+    def __post_init__(self):
+        check_sparsity_possible(self.prune_frac, self.n_levels)
+        if self.rewind not in REWINDS:
+            raise ValueError(f"rewind must be one of {REWINDS}, got {self.rewind!r}")
+        view_names(self.queries)
+        unknown = set(self.controls) - set(BRANCHES[1:])
+        if unknown:
+            raise ValueError(f"unknown controls {sorted(unknown)}: use {BRANCHES[1:]}")
+        if not isinstance(self.train, TrainSpec):
+            object.__setattr__(self, "train", TrainSpec(**self.train))
+
+    def to_dict(self) -> dict:
+        """The hashed form. Fields added after the first release enter it only when set, so that
+        artefacts of unchanged settings keep their hashes (pinned in tests/test_store.py)."""
+        out = dataclasses.asdict(self)
+        if out["class_subset"] == 0:
+            del out["class_subset"]
+        return out
+
+    @property
+    def view_names(self) -> tuple[str, ...]:
+        return view_names(self.queries)
+
+
+class Outputs(Protocol):
+    """What attack data are built from: one level of a model set, or a compressed model set."""
+
+    game: Game
+
+    def logits(self, model: int) -> np.ndarray: ...
+
+    def metrics(self, model: int) -> dict: ...
+
+
+class _Game:
+    """Shared set-up of a model set: data, pool / population split, keep-matrix (no training)."""
+
+    def __init__(self, spec: ModelSetSpec, device: str | torch.device = "cpu", cache_dir: Path | None = None):
+        self.spec = spec
+        self.cache_dir = Path(cache_dir) if cache_dir else store.cache_root()
+        self.data: TensorData = load_dataset(spec.dataset, n_classes=spec.n_classes, seed=spec.seed, device=device,
+                                             class_subset=spec.class_subset)
+        labels = self.data.train_y.cpu().numpy()
+        self.pool_idx, self.population_idx = sample_pool(labels, spec.n_pool, spec.n_population, spec.seed)
+        self.membership: Membership = make_membership(spec.n_models, spec.n_pool, spec.seed, spec.membership)
+        self.labels = labels[self.pool_idx]
+        self.population_labels = labels[self.population_idx]
+        self.split_hash = array_hash(np.concatenate([self.pool_idx, self.population_idx]))
+        self.game = Game(self.labels, self.population_labels, self.membership.keep, spec.n_pool, spec.view_names)
+
+    def predict(self, net) -> torch.Tensor:
+        """Logits of ``net`` on the pool then the population set, under every view: (Q, N + P, C)."""
+        idx = torch.from_numpy(np.concatenate([self.pool_idx, self.population_idx]))
+        return predict_logits(net, self.data, self.data.train_x[idx], self.spec.view_names)
+
+    def save_outputs(self, art: store.Artifact, net, info: dict, states: dict | None = None) -> dict:
+        """Predict, add accuracies and the gap to ``info``, and write the artefact in one atomic step."""
+        logits = self.predict(net)
+        correct = logits[0, : self.spec.n_pool].argmax(1).numpy() == self.labels
+        keep = self.membership.keep[info["model_index"]]
+        info.update(train_acc=float(correct[keep].mean()), heldout_acc=float(correct[~keep].mean()),
+                    test_acc=accuracy(net, self.data, self.data.test_x, self.data.test_y))
+        info["gap"] = info["train_acc"] - info["test_acc"]
+        with art.writing() as folder:
+            for name, state in (states or {}).items():
+                store.save_state(folder / f"{name}.pt", state)
+            store.save_arrays(folder / "outputs.npz", logits=logits.numpy().astype(LOGITS_DTYPE))
+            store.write_json(folder / "metrics.json", info)
+        return info
+
+
+def _load_logits(path: Path) -> np.ndarray:
+    return store.load_arrays(path / "outputs.npz")["logits"].astype(np.float32)
+
+
+def _stale(art: store.Artifact) -> bool:
+    """An artefact from before logits were stored at float32 (its scores would tie): rebuild it."""
+    with np.load(art.path / "outputs.npz") as npz:
+        return npz["logits"].dtype != LOGITS_DTYPE
+
+
+class ModelSet(_Game):
+    """Handle on a (possibly still unbuilt) model set; ``build()`` trains what is missing."""
+
+    # ----------------------------------------------------------------- store keys
+    def artifact(self, model: int, level: int, branch: str = "imp") -> store.Artifact:
+        spec = {"population": self.spec.to_dict(), "split": self.split_hash,  # key name kept: it is in every hash
+                "keep_row": self.membership.row_hash(model), "model_index": model, "level": level, "branch": branch}
+        spec["population"].pop("controls")  # controls do not change an IMP model
+        spec["population"].pop("control_models")
+        spec["population"]["n_levels"] = None  # nor does how many levels follow
+        return store.Artifact("population", spec, self.cache_dir)
+
+    def branches_for(self, model: int) -> tuple[str, ...]:
+        if self.spec.control_models == "all" or model == 0:
+            return ("imp",) + tuple(self.spec.controls)
+        return ("imp",)
+
+    def chain(self, model: int) -> list[tuple[int, str]]:
+        """(level, branch) of one model in build order: level l-1 of IMP always comes before level l."""
+        return [(lvl, b) for lvl in range(self.spec.n_levels + 1) for b in self.branches_for(model)
+                if lvl > 0 or b == "imp"]
+
+    def missing(self, model: int) -> list[tuple[int, str]]:
+        out = []
+        for level, branch in self.chain(model):
+            art = self.artifact(model, level, branch)
+            if not art.done or _stale(art):
+                out.append((level, branch))
+        return out
+
+    # ----------------------------------------------------------------- building
+    def build(self, workers: int | None = None, scheduler: str | None = None) -> "ModelSet":
+        """Train every missing (model, level, branch); one unit of work per model chain."""
+        from .executor import run_units
+
+        todo = [m for m in range(self.spec.n_models) if self.missing(m)]
+        n_jobs = sum(len(self.chain(m)) for m in range(self.spec.n_models))
+        log.info("model set %s/%s: %d models x levels, %d models with work to do", self.spec.dataset,
+                 self.spec.model, n_jobs, len(todo))
+        run_units(build_chain, [(self.spec, str(self.cache_dir), m, str(self.data.device)) for m in todo],
+                  workers=workers,
+                  scheduler=scheduler, desc="model set")
+        return self
+
+    def build_model(self, model: int) -> None:
+        """Train one model's missing levels and branches, in order."""
+        for level, branch in self.missing(model):
+            self._build_level(model, level, branch)
+
+    def _seed(self, model: int, level: int, purpose: int = 0) -> int:
+        return int(self.spec.seed) * 1_000_003 + model * 10_007 + level * 101 + purpose
+
+    def _build_level(self, m: int, level: int, branch: str) -> None:
+        spec, start = self.spec, time.perf_counter()
+        prev = self.artifact(m, level - 1, "imp").path if level else None
+        begin = level_start(
+            level, branch, make_net=lambda seed=None: make_model(spec.model, self.data, seed or self._seed(m, 0)),
+            prev_state=store.load_state(prev / "state.pt", self.data.device) if prev else None,
+            prev_masks=store.load_state(prev / "masks.pt", self.data.device) if prev else None,
+            rewind_state=(store.load_state(self.artifact(m, 0).path / "rewind.pt", self.data.device)
+                          if level and spec.rewind != "finetune" else None),
+            prune_frac=spec.prune_frac, scope=spec.scope, output_rate=spec.output_rate, rewind=spec.rewind,
+            rewind_step=spec.rewind_step, control_seed=self._seed(m, level, 1))
+        net = begin.net
+        member_idx = torch.from_numpy(self.pool_idx[self.membership.keep[m]])
+        result = train(net, self.data, member_idx, spec.train, seed=self._seed(m, level, 3), masks=begin.masks,
+                       snapshot_step=begin.snapshot_step, desc=f"model {m} level {level} {branch}")
+        states = {"state": net.state_dict(), "masks": begin.masks}
+        if level == 0:
+            if result.snapshot is None:
+                raise ValueError(f"rewind_step={spec.rewind_step} is beyond the {len(result.history)} epochs "
+                                 "of training: choose a smaller rewind_step")
+            states["rewind"] = result.snapshot
+        sp = counted_sparsity(net)
+        info = {"model_index": m, "level": level, "branch": branch, "sparsity": sp["overall"],
+                "mask_sparsity": masks_sparsity(begin.masks), "sparsity_per_layer": sp["per_layer"],
+                "n_train": int(self.membership.keep[m].sum()),
+                "final_loss": result.history[-1]["loss"] if result.history else float("nan"),
+                "precision": result.precision, "seconds": time.perf_counter() - start}
+        info = self.save_outputs(self.artifact(m, level, branch), net, info, states)
+        log.info("model %d level %d %s: sparsity %.3f train %.4f test %.4f (%.1fs)", m, level, branch,
+                 sp["overall"], info["train_acc"], info["test_acc"], info["seconds"])
+
+    # ----------------------------------------------------------------- reading
+    def _done_path(self, model: int, level: int, branch: str) -> Path:
+        art = self.artifact(model, level, branch)
+        if not art.done:
+            raise FileNotFoundError(f"model {model} level {level} {branch} is not built yet: call build() first")
+        return art.path
+
+    def logits(self, model: int, level: int, branch: str = "imp") -> np.ndarray:
+        """(n_views, n_pool + n_population, n_classes) float32 logits of one model."""
+        return _load_logits(self._done_path(model, level, branch))
+
+    def metrics(self, model: int, level: int, branch: str = "imp") -> dict:
+        return store.read_json(self._done_path(model, level, branch) / "metrics.json")
+
+    def masks(self, model: int, level: int, branch: str = "imp") -> dict:
+        return store.load_state(self._done_path(model, level, branch) / "masks.pt")
+
+    def state(self, model: int, level: int, branch: str = "imp") -> dict:
+        return store.load_state(self._done_path(model, level, branch) / "state.pt")
+
+    def at(self, level: int, branch: str = "imp") -> "LevelOutputs":
+        return LevelOutputs(self, level, branch)
+
+    def table(self) -> pd.DataFrame:
+        """One row per (model, level, branch) with accuracies and counted sparsity."""
+        rows = [{k: v for k, v in self.metrics(m, level, branch).items() if k != "sparsity_per_layer"}
+                for m in range(self.spec.n_models) for level, branch in self.chain(m)]
+        df = pd.DataFrame(rows)
+        df["role"] = np.where(df["model_index"] == 0, "target", "reference")
+        return df
+
+
+@dataclass(frozen=True)
+class LevelOutputs:
+    """One (level, branch) of a model set, as attack data are built from it."""
+
+    models: ModelSet
+    level: int
+    branch: str = "imp"
+
+    @property
+    def game(self) -> Game:
+        return self.models.game
+
+    def logits(self, model: int) -> np.ndarray:
+        return self.models.logits(model, self.level, self.branch)
+
+    def metrics(self, model: int) -> dict:
+        return self.models.metrics(model, self.level, self.branch)
+
+
+def build_chain(spec: ModelSetSpec, cache_dir: str, model: int, device: str = "auto") -> int:
+    """One unit of work (any process can run it): every missing level of one model's chain."""
+    from .runtime import resolve_device
+
+    ModelSet(spec, resolve_device(device), cache_dir).build_model(model)
+    return model
+
+
+class CompressedModelSet:
+    """Every model of a built model set, compressed the same way (the adversary knows the method)."""
+
+    def __init__(self, base: ModelSet, compression: Compression):
+        self.base, self.compression = base, compression
+        self.spec, self.game = base.spec, base.game
+
+    def artifact(self, m: int) -> store.Artifact:
+        spec = {"base": self.base.artifact(m, 0).hash, "compression": dataclasses.asdict(self.compression)}
+        return store.Artifact("compressed", spec, self.base.cache_dir)
+
+    @property
+    def imp_level(self) -> int | None:
+        return int(self.compression.amount) if self.compression.method == "imp" else None
+
+    def missing(self) -> list[int]:
+        if self.imp_level is not None:
+            return []
+        return [m for m in range(self.spec.n_models) if not self.artifact(m).done or _stale(self.artifact(m))]
+
+    def build(self, workers: int | None = None, scheduler: str | None = None) -> "CompressedModelSet":
+        from .executor import run_units
+
+        if self.imp_level is not None and self.base.spec.n_levels < self.imp_level:
+            raise ValueError(f"imp-{self.imp_level} needs a base model set with at least that many levels "
+                             f"(it has {self.base.spec.n_levels})")
+        args = [(self.base.spec, str(self.base.cache_dir), self.compression, m, str(self.base.data.device))
+                for m in self.missing()]
+        run_units(build_compressed, args, workers=workers, scheduler=scheduler, desc=self.compression.label)
+        return self
+
+    def build_model(self, m: int) -> None:
+        base, start = self.base, time.perf_counter()
+        net = make_model(self.spec.model, base.data, 0)
+        net.load_state_dict(base.state(m, 0))
+        member_idx = torch.from_numpy(base.pool_idx[base.membership.keep[m]])
+        seed = int(self.spec.seed) * 1_000_003 + m
+        net, info = compress_model(net, self.compression, base.data, member_idx, self.spec.train, seed)
+        info.update(count_params_and_macs(net, base.data.input_shape))
+        info.update(model_index=m, compression=self.compression.label, method=self.compression.method,
+                    amount=str(self.compression.amount), dense_test_acc=base.metrics(m, 0)["test_acc"])
+        info = base.save_outputs(self.artifact(m), net, info)
+        info["seconds"] = time.perf_counter() - start
+        log.info("%s model %d: test %.4f (dense %.4f)", self.compression.label, m, info["test_acc"],
+                 info["dense_test_acc"])
+
+    def logits(self, model: int) -> np.ndarray:
+        if self.imp_level is not None:
+            return self.base.logits(model, self.imp_level)
+        return _load_logits(self.artifact(model).path)
+
+    def metrics(self, model: int) -> dict:
+        if self.imp_level is None:
+            return store.read_json(self.artifact(model).path / "metrics.json")
+        info = dict(self.base.metrics(model, self.imp_level))
+        net = make_model(self.spec.model, self.base.data, 0)
+        net.load_state_dict(self.base.state(model, self.imp_level))
+        info.update(count_params_and_macs(net, self.base.data.input_shape))
+        info.update(compression=self.compression.label, method="imp", amount=str(self.compression.amount),
+                    dense_test_acc=self.base.metrics(model, 0)["test_acc"])
+        return info
+
+
+def build_compressed(spec: ModelSetSpec, cache_dir: str, compression: Compression, model: int,
+                     device: str = "auto") -> int:
+    """One unit of work: one compressed model (its dense level 0 must be built)."""
+    from .runtime import resolve_device
+
+    CompressedModelSet(ModelSet(spec, resolve_device(device), cache_dir), compression).build_model(model)
+    return model

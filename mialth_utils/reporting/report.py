@@ -1,0 +1,187 @@
+"""The collector: every run's tables into ``tables/``, verdicts by rule, aggregated figures, the report.
+
+Runs are grouped by their settings (``settings_hash``) and aggregated over seeds; each run is listed
+with its git commit and whether the tree was dirty. Verdicts come from ``verdicts.all_verdicts``
+(rules in code); the report prints them beside the rule, and nothing here writes a verdict itself.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import plots
+from .dictionary import write_dictionary
+from .html import write_html
+from .results import collect
+from .verdicts import all_verdicts, verdict_lines
+
+log = logging.getLogger(__name__)
+CLAIMS = {
+    "C1": "Lottery tickets (IMP, rewinding) keep the dense model's test accuracy down to high sparsity.",
+    "C2": "Tickets are equally vulnerable to MIA as the dense network.",
+    "C3": "Attack accuracy varies directly with the number of classes.",
+    "C4": "Attack accuracy varies directly with the sparsity of the network.",
+    "C5": "The attacks transfer across models with high accuracy.",
+    "E6": "CM-MIA beats existing attacks on compressed models (+10.5% attack success rate on average) at lower "
+          "cost, since only abnormal samples are tested.",
+}
+
+
+def score_runs(results_dir: Path) -> list[dict]:
+    """Per-example scores of every lth_attack run, as ``verdicts.verdict_c2`` / ``verdict_c4`` read them."""
+    runs = []
+    for path in sorted((results_dir / "experiments" / "lth_attack").glob("*/scores.npz")):
+        params = json.loads((path.parent / "metrics.json").read_text())
+        with np.load(path) as npz:
+            scores = {(int(k.split("__")[0]), k.split("__")[1]): npz[k] for k in npz.files if "__" in k}
+            runs.append({"settings_hash": params["settings_hash"], "dataset": params["dataset"],
+                         "model_arch": params["model_arch"], "seed": params["seed"], "member": npz["member"],
+                         "eval_idx": npz["eval_idx"], "scores": scores})
+    return runs
+
+
+def _figures(tables: dict, results_dir: Path) -> dict[str, list[str]]:
+    """The aggregated figures, by claim; a figure that cannot be drawn is named with the reason instead."""
+    out: dict[str, list[str]] = {}
+    jobs = []
+    for key, g in _settings(tables.get("accuracy")):
+        jobs.append(("C1", f"fig_c1_accuracy_{key}", lambda g=g: plots.accuracy_vs_sparsity(g)))
+    for key, g in _settings(tables.get("attacks")):
+        jobs.append(("C4", f"fig_c4_auc_{key}", lambda g=g: plots.attack_vs_sparsity(g, "auc")))
+        jobs.append(("C4", f"fig_c4_tpr1_{key}", lambda g=g: plots.attack_vs_sparsity(g, "tpr@1%fpr")))
+    for key, g in _settings(tables.get("class_count")):
+        jobs.append(("C3", f"fig_c3_classes_{key}", lambda g=g: plots.attack_vs_classes(g)))
+    for key, g in _settings(tables.get("transfer")):
+        jobs.append(("C5", f"fig_c5_transfer_cost_{key}", lambda g=g: plots.transfer_cost_heatmap(g)))
+    for key, g in _settings(tables.get("compression")):
+        jobs.append(("E6", f"fig_e6_compression_{key}", lambda g=g: plots.compression_panel(g)))
+    if "accuracy" in tables and "attacks" in tables:
+        for key, acc in _settings(tables["accuracy"]):
+            att = tables["attacks"][tables["attacks"]["settings_hash"] == acc["settings_hash"].iloc[0]]
+            cm = _same_model(tables.get("compression_models"), acc)
+            cp = _same_model(tables.get("compression"), acc)
+            jobs.append(("frontier", f"fig_frontier_{key}",
+                         lambda acc=acc, att=att, cm=cm, cp=cp: plots.privacy_utility_frontier(
+                             plots.frontier_points(acc, att, cm, cp))))
+    for claim, name, draw in jobs:
+        try:
+            plots.save_figure(draw(), name, results_dir)
+            out.setdefault(claim, []).append(f"![{name}](figures/{name}.png)")
+        except ValueError as err:
+            out.setdefault(claim, []).append(f"- (figure {name} not drawn: {err})")
+    return out
+
+
+def _settings(table: pd.DataFrame | None):
+    """(readable key, rows) per setting of a table: data set, model and the first 8 hex of its settings hash."""
+    if table is None or table.empty:
+        return []
+    return [(f"{ds}_{str(arch).replace(':', '.')}_{h[:8]}", g)
+            for (ds, arch, h), g in table.groupby(["dataset", "model_arch", "settings_hash"])]
+
+
+def _same_model(table: pd.DataFrame | None, acc: pd.DataFrame) -> pd.DataFrame | None:
+    if table is None:
+        return None
+    sel = (table["dataset"] == acc["dataset"].iloc[0]) & (table["model_arch"] == acc["model_arch"].iloc[0])
+    return table[sel] if sel.any() else None
+
+
+def write_report(results_dir: str | Path) -> Path:
+    """Write ``tables/*.csv`` (with ``verdicts.csv`` and a data dictionary), the aggregated figures,
+    ``report.md`` and the self-contained ``report.html`` under ``results_dir``."""
+    results_dir = Path(results_dir)
+    tables = collect(results_dir)
+    tdir = results_dir / "tables"
+    tdir.mkdir(parents=True, exist_ok=True)
+    verdicts = all_verdicts(tables, score_runs(results_dir))
+    tables["verdicts"] = verdicts
+    for name, df in tables.items():
+        df.to_csv(tdir / f"{name}.csv", index=False)
+    write_dictionary(tables, tdir / "README.md")
+    figures = _figures(tables, results_dir)
+    text = _render(results_dir, tables, verdicts, figures)
+    path = results_dir / "report.md"
+    path.write_text(text)
+    write_html(text, results_dir)
+    log.info("report: %s (%d verdict rows)", path, len(verdicts))
+    return path
+
+
+def _header(results_dir: Path, runs: pd.DataFrame) -> list[str]:
+    lines = ["# mialth report", ""]
+    log_path = results_dir / "study_log.json"
+    if log_path.exists():
+        study = json.loads(log_path.read_text())
+        lines += [f"Study: `{study.get('command', '')}`, profile `{study['profile']}`; the notebooks before this "
+                  f"report took {study['wall_seconds'] / 60:.1f} min wall ({len(study.get('notebooks', {}))} run, "
+                  f"{len(study.get('skipped', []))} skipped as already done, {len(study.get('failed', {}))} failed).", ""]
+    if len(runs):
+        r = runs.iloc[0]
+        lines += [f"Machine: torch {r.get('torch')}, device {r.get('device')}, {r.get('cpu_count')} CPU cores "
+                  f"({r.get('machine')}).", "", "Runs (one row per notebook run; replicates share a settings hash):", "",
+                  "| experiment | run | seed | git | dirty tree |", "| --- | --- | --- | --- | --- |"]
+        for _, run in runs.sort_values(["experiment", "run_id"]).iterrows():
+            lines.append(f"| {run.get('experiment')} | `{run.get('run_id')}` | {run.get('seed')} | "
+                         f"{str(run.get('git_sha'))[:10]} | {run.get('git_dirty')} |")
+        lines.append("")
+    lines += ["Verdicts come from the rules printed beside them (`mialth_utils/reporting/verdicts.py`) and are "
+              "listed in `tables/verdicts.csv`; every column of every table is explained in `tables/README.md`.", ""]
+    return lines
+
+
+def _render(results_dir: Path, tables: dict, verdicts: pd.DataFrame, figures: dict) -> str:
+    lines = _header(results_dir, tables.get("runs", pd.DataFrame()))
+    for claim, text in CLAIMS.items():
+        lines += [f"## {claim}", "", "The paper says: " + text, ""]
+        lines += figures.get(claim, []) + [""]
+        rows = verdicts[verdicts["claim"] == claim] if len(verdicts) else verdicts
+        lines += verdict_lines(rows)[2:] if len(rows) else ["- (not run in this study)", ""]
+        lines += _notes(claim, tables)
+    lines += ["## The privacy-utility frontier", ""] + figures.get("frontier", ["- (needs the lth_attack runs)"]) + [""]
+    lines += _tie_notes(tables.get("attacks"))
+    return "\n".join(lines) + "\n"
+
+
+def _notes(claim: str, tables: dict) -> list[str]:
+    """Numbers a reader needs beside a verdict: the train-test gap behind C3 and C4, E6's tested share."""
+    if claim == "C3" and "class_count" in tables:
+        cc = tables["class_count"]
+        gap = cc[cc["level"] == 0].groupby("n_classes")["gap"].mean()
+        return ["Mean train-test gap by class count: " + ", ".join(f"{k}: {v:.3f}" for k, v in gap.items()) + ".", ""]
+    if claim == "E6" and "compression" in tables and "tested_frac" in tables["compression"]:
+        cm = tables["compression"][tables["compression"]["attack"] == "cm_mia"]
+        full = tables["compression"][tables["compression"]["attack"] == "cm_mia_all"]
+        if len(cm) and len(full):
+            return [f"CM-MIA tested {100 * cm['tested_frac'].mean():.1f}% of the examples on average (test used: "
+                    f"{', '.join(sorted(set(cm['test_used'].dropna())))}); end-to-end cost {cm['cost_seconds'].mean():.3f} s "
+                    f"vs {full['cost_seconds'].mean():.3f} s testing every example.", ""]
+    return []
+
+
+def _tie_notes(attacks: pd.DataFrame | None) -> list[str]:
+    if attacks is None or "top_tie_block" not in attacks:
+        return []
+    worst = attacks.dropna(subset=["auc"]).groupby(["attack", "score_kind"])["top_tie_block"].max().reset_index()
+    lines = ["## Score resolution", "", "Largest block of tied scores among the top 1% of each attack's scores "
+             "(a block containing non-members erases TPR at low FPR):", ""]
+    for _, row in worst.iterrows():
+        note = " (discrete by nature: ties expected)" if row["score_kind"] == "discrete" else ""
+        lines.append(f"- {row['attack']}: {int(row['top_tie_block'])}{note}")
+    return lines + [""]
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from ..log import setup
+    from ..paths import results_root
+
+    setup()
+    parser = argparse.ArgumentParser(description="collect results and write report.md / report.html")
+    parser.add_argument("--results-dir", default=None)
+    write_report(results_root(parser.parse_args().results_dir))
