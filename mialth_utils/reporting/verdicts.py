@@ -30,20 +30,24 @@ COLUMNS = ("claim", "setting", "rule", "statistic", "estimate", "ci_low", "ci_hi
 SETTING_COLUMNS = ("settings_hash", "dataset", "model_arch")
 CONFIDENCE = 0.95
 
-# Margins, fixed before any result was seen.
-# C1: 1 point of test accuracy is the usual LTH tolerance for "matching" the dense network.
+# Margins, fixed before any result was seen (none is tuned on the study's numbers).
+# C1: a ticket "keeps" the dense accuracy if it loses at most 1 point of test accuracy, a loss a reader
+# of an accuracy-vs-sparsity plot would call matching.
 C1_ACCURACY_MARGIN = 0.01
 # C1: "high sparsity" = 80% of prunable weights removed (IMP level 7 at 20% per level is 0.79).
 C1_HIGH_SPARSITY = 0.8
-# C2: 0.02 AUC is smaller than the level-to-level spread of one attack on one seed and far below the
-# gaps between attack families; 0.01 absolute TPR at 1% FPR is one FPR-width, i.e. a ticket may gain at
-# most as many true positives as the false positives the operating point allows.
+# C2: "equally vulnerable" = within 0.02 AUC (the margin the issue names), and within 0.01 absolute TPR
+# at 1% FPR, i.e. a ticket may gain at most as large a share of true positives as the operating
+# point's share of false positives.
 C2_MARGINS = {"auc": 0.02, "tpr@1%fpr": 0.01}
 # C5: a transferred attack may lose at most as much AUC as C2 accepts as "equally vulnerable".
 C5_TRANSFER_MARGIN = 0.02
 # E6: the paper's average gain in attack success rate over baselines (Jin et al. 2023).
 E6_PAPER_GAIN = 0.105
-# Attacks judged in C2-C4 when the caller names none: one per family, the strongest of each.
+# Attacks judged in C2-C4 when the caller names none, each judged on its own (never the best of them):
+# the threshold attacks of the papers' era, Shokri's shadow classifier, and today's strongest
+# (LiRA online/offline, RMIA, SAMIA). Discrete-score attacks (correctness, label_only) are left out:
+# their ties make TPR at 1% FPR meaningless.
 CLAIM_ATTACKS = ("loss", "modified_entropy", "shokri", "lira_online", "lira_offline", "rmia", "samia")
 E6_ATTACKS = ("cm_mia_gauss", "cm_mia")
 E6_BASELINES = ("loss", "lira_offline", "modified_entropy")
