@@ -53,6 +53,20 @@ def test_slopes_match_linregress():
     np.testing.assert_allclose(v.slopes(x, y), expected)
 
 
+@pytest.mark.parametrize("low, high, sign, noninferior, equivalent", [
+    (0.005, 0.015, "supported", "supported", "supported"),          # inside +/-0.02 and above 0
+    (-0.015, 0.005, "inconclusive", "supported", "supported"),      # straddles 0, inside the band
+    (-0.03, -0.01, "contradicted", "inconclusive", "inconclusive"),  # straddles -0.02
+    (-0.05, -0.03, "contradicted", "contradicted", "contradicted"),  # entirely below -0.02
+    (0.03, 0.05, "supported", "supported", "contradicted"),          # entirely above +0.02
+    (np.nan, np.nan, "inconclusive", "inconclusive", "inconclusive"),
+])
+def test_decision_rules_on_hand_intervals(low, high, sign, noninferior, equivalent):
+    assert v.sign_verdict(low, high) == sign
+    assert v.noninferiority_verdict(low, high, 0.02) == noninferior
+    assert v.equivalence_verdict(low, high, 0.02) == equivalent
+
+
 # ---------------------------------------------------------------- C1
 def accuracy_table(n_seeds=3, drop=0.0, drop_from=3) -> pd.DataFrame:
     rng = np.random.default_rng(1)
