@@ -31,5 +31,5 @@ def set_progress(enabled: bool) -> None:
 
 def progress(iterable, desc: str = "", **kwargs):
     """``tqdm.auto`` over ``iterable`` unless progress bars are switched off (or it is empty)."""
-    kwargs.setdefault("disable", not _STATE["progress"])
-    return tqdm(iterable, desc=desc, **kwargs)
+    disable = bool(kwargs.pop("disable", False)) or not _STATE["progress"]
+    return tqdm(iterable, desc=desc, disable=disable, **kwargs)

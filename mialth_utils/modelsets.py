@@ -212,7 +212,7 @@ class ModelSet(_Game):
         net = begin.net
         member_idx = torch.from_numpy(self.pool_idx[self.membership.keep[m]])
         result = train(net, self.data, member_idx, spec.train, seed=self._seed(m, level, 3), masks=begin.masks,
-                       snapshot_step=begin.snapshot_step, desc=f"model {m} level {level} {branch}")
+                       snapshot_step=begin.snapshot_step, desc=f"model {m} level {level} {branch}", bar=False)
         states = {"state": net.state_dict(), "masks": begin.masks}
         if level == 0:
             if result.snapshot is None:

@@ -1,4 +1,4 @@
-"""Shared fixtures: an isolated results/cache root and one small memorising population."""
+"""Shared fixtures: an isolated results/cache root and one small memorising model set."""
 from __future__ import annotations
 
 import os
@@ -17,12 +17,12 @@ def isolated_roots(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def small_population(tmp_path_factory):
+def small_model_set(tmp_path_factory):
     """9 MLPs (target + 8 references) that memorise 300 of 600 noisy fake examples, 2 IMP levels."""
-    from mialth_utils.population import Population, PopulationSpec
-    from mialth_utils.train import TrainSpec
+    from mialth_utils.modelsets import ModelSet, ModelSetSpec
+    from mialth_utils.training.loop import TrainSpec
 
-    spec = PopulationSpec(dataset="fake", model="mlp", n_models=9, n_pool=600, n_population=200, n_levels=2,
+    spec = ModelSetSpec(dataset="fake", model="mlp", n_models=9, n_pool=600, n_population=200, n_levels=2,
                           controls=("random_mask", "random_reinit"), train=TrainSpec(epochs=30, batch_size=64),
                           seed=0)
-    return Population(spec, cache_dir=tmp_path_factory.mktemp("cache")).build(progress=False, log=None)
+    return ModelSet(spec, cache_dir=tmp_path_factory.mktemp("cache")).build(workers=1)

@@ -6,22 +6,28 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from mialth_utils import attacks as A
+from mialth_utils.attacks.lira import LiRA
+from mialth_utils.attacks.registry import default_attacks
+from mialth_utils.attacks.rmia import RMIA
+from mialth_utils.attacks.threshold import LossAttack, SignalAttack
 from mialth_utils import signals as S
-from mialth_utils.audit import run_attacks
-from mialth_utils.classifier_attacks import SAMIA, MLLeaks, Shokri
-from mialth_utils.metrics import evaluate
+from mialth_utils.evaluation.audit import run_attacks
+from mialth_utils.attacks.classifier import MLLeaks, Shokri
+from mialth_utils.attacks.samia import SAMIA
+from mialth_utils.evaluation.metrics import evaluate
 from mialth_utils.signals import AttackData, attack_data
-from mialth_utils.train import TrainSpec, make_model, predict_logits, train
+from mialth_utils.models import make_model
+from mialth_utils.training.loop import TrainSpec, train
+from mialth_utils.training.predict import predict_logits
 
 
 @pytest.fixture(scope="module")
-def memorised(small_population):
-    return attack_data(small_population, level=0), small_population.membership.member_mask(0)
+def memorised(small_model_set):
+    return attack_data(small_model_set.at(0)), small_model_set.membership.member_mask(0)
 
 
-@pytest.mark.parametrize("attack", [A.LossAttack(), A.LiRA(online=True), A.LiRA(online=False), Shokri(),
-                                    A.MetricAttack("modified_entropy"), MLLeaks(), SAMIA(epochs=10)],
+@pytest.mark.parametrize("attack", [LossAttack(), LiRA(online=True), LiRA(online=False), Shokri(),
+                                    SignalAttack("modified_entropy"), MLLeaks(), SAMIA(epochs=10)],
                          ids=lambda a: a.name)
 def test_attacks_find_members_of_a_memorising_model(memorised, attack):
     data, member = memorised
@@ -30,33 +36,31 @@ def test_attacks_find_members_of_a_memorising_model(memorised, attack):
     assert auc > floor, f"{attack.name} AUC {auc:.3f}"
 
 
-def test_every_attack_near_chance_on_a_model_that_saw_no_member(small_population):
+def test_every_attack_near_chance_on_a_model_that_saw_no_member(small_model_set):
     """The target trains on the population set only; the game's 'members' are a random half of the pool."""
-    pop = small_population
+    pop = small_model_set
     model = make_model("mlp", pop.data, seed=123)
-    train(model, pop.data, torch.from_numpy(pop.population_idx), TrainSpec(epochs=30, batch_size=64), seed=1,
-          log=None, progress=False)
+    train(model, pop.data, torch.from_numpy(pop.population_idx), TrainSpec(epochs=30, batch_size=64), seed=1)
     x = torch.cat([pop.data.train_x[torch.from_numpy(pop.pool_idx)], pop.data.train_x[torch.from_numpy(pop.population_idx)]])
-    logits = predict_logits(model, pop.data, x, pop.spec.query_names).numpy()
-    data = attack_data(pop, 0)
+    logits = predict_logits(model, pop.data, x, pop.spec.view_names).numpy()
+    data = attack_data(pop.at(0))
     blind = dataclasses.replace(data, target_logits=logits[:, :600], target_population_logits=logits[:, 600:])
-    rows, _ = run_attacks(blind, pop.membership.member_mask(0), n_boot=0, progress=False)
+    rows, _ = run_attacks(blind, pop.membership.member_mask(0), n_boot=0)
     assert "error" not in rows or rows["error"].isna().all()
     for _, row in rows.iterrows():
         assert abs(row["auc"] - 0.5) < 0.08, f"{row['attack']} AUC {row['auc']:.3f}"
 
 
-def test_scores_do_not_depend_on_the_targets_membership(small_population):
+def test_scores_do_not_depend_on_the_targets_membership(small_model_set):
     """The target's keep row is not an input of any attack: changing it changes no score."""
-    pop = small_population
-    data = attack_data(pop, 1)
-    before = {a.name: a.fit(data).score(data) for a in A.default_attacks()}
+    pop = small_model_set
+    data = attack_data(pop.at(1))
+    before = {a.name: a.fit(data).score(data) for a in default_attacks()}
     flipped = dataclasses.replace(pop.membership, keep=np.concatenate([~pop.membership.keep[:1],
                                                                        pop.membership.keep[1:]]))
-    stand_in = SimpleNamespace(spec=pop.spec, labels=pop.labels, population_labels=pop.population_labels,
-                               logits=pop.logits, membership=flipped)
-    data2 = attack_data(stand_in, 1)
-    for attack in A.default_attacks():
+    stand_in = SimpleNamespace(game=dataclasses.replace(pop.game, keep=flipped.keep), logits=lambda m: pop.logits(m, 1))
+    data2 = attack_data(stand_in)
+    for attack in default_attacks():
         np.testing.assert_array_equal(before[attack.name], attack.fit(data2).score(data2), err_msg=attack.name)
     assert not any(f.name in ("member_mask", "target_keep") for f in dataclasses.fields(AttackData))
 
@@ -70,7 +74,7 @@ def test_lira_equals_direct_gaussian_likelihood_ratio():
     keep[:3] = True
     labels = rng.integers(0, c, n)
     data = AttackData(labels, target, ref_logits, keep, ("id",), labels[:2], target[:, :2], ref_logits[:, :, :2])
-    scores = A.LiRA(online=True).fit(data).score(data)
+    scores = LiRA(online=True).fit(data).score(data)
     def phi(lg, y):
         p = np.exp(lg - lg.max()) / np.exp(lg - lg.max()).sum()
         return np.log(p[y]) - np.log(1 - p[y])
@@ -82,7 +86,7 @@ def test_lira_equals_direct_gaussian_likelihood_ratio():
         expected = (norm.logpdf(x, np.mean(phis_in), np.std(phis_in, ddof=1))
                     - norm.logpdf(x, np.mean(phis_out), np.std(phis_out, ddof=1)))
         assert scores[i] == pytest.approx(expected, rel=1e-6)
-    offline = A.LiRA(online=False).fit(data).score(data)
+    offline = LiRA(online=False).fit(data).score(data)
     x0 = phi(target[0, 0], labels[0])
     phis_out0 = [phi(ref_logits[r, 0, 0], labels[0]) for r in range(3, 6)]
     assert offline[0] == pytest.approx(-norm.logsf(x0, np.mean(phis_out0), np.std(phis_out0, ddof=1)), rel=1e-6)
@@ -99,13 +103,13 @@ def test_signals_on_hand_examples():
     assert S.logit_scaled_confidence(np.array([[60.0, 0.0]]), np.array([0]))[0] == pytest.approx(60.0)
 
 
-def test_transfer_applies_fitted_state_to_another_level(small_population):
-    a, b = attack_data(small_population, 0), attack_data(small_population, 2)
-    lira = A.LiRA(online=False).fit(a)
+def test_transfer_applies_fitted_state_to_another_level(small_model_set):
+    a, b = attack_data(small_model_set.at(0)), attack_data(small_model_set.at(2))
+    lira = LiRA(online=False).fit(a)
     mean_before = lira.mean_out_.copy()
     scores = lira.score(b)
     np.testing.assert_array_equal(lira.mean_out_, mean_before)
-    assert evaluate(scores, small_population.membership.member_mask(0), n_boot=0)["auc"] > 0.6
+    assert evaluate(scores, small_model_set.membership.member_mask(0), n_boot=0)["auc"] > 0.6
 
 
 def test_bad_inputs_raise_clear_errors(memorised):
@@ -117,18 +121,17 @@ def test_bad_inputs_raise_clear_errors(memorised):
     few = dataclasses.replace(data, ref_logits=data.ref_logits[:1], ref_keep=data.ref_keep[:1],
                               ref_population_logits=data.ref_population_logits[:1])
     with pytest.raises(ValueError, match="reference models"):
-        A.LiRA(online=True).fit(few)
-    rows, _ = run_attacks(few, np.ones(600, bool) & (np.arange(600) % 2 == 0), [A.RMIA()], n_boot=0, progress=False)
+        LiRA(online=True).fit(few)
+    rows, _ = run_attacks(few, np.ones(600, bool) & (np.arange(600) % 2 == 0), [RMIA()], n_boot=0)
     assert "reference models" in rows.loc[0, "error"]
-    with pytest.raises(ValueError, match="metric"):
-        A.MetricAttack("gini")
+    with pytest.raises(ValueError, match="signal must be one of"):
+        SignalAttack("gini")
 
 
 def test_threshold_fixed_on_a_reference_model(memorised):
     """balanced_acc_fixed uses a threshold chosen without the target; the target's own best
     threshold can only do as well or better, and a sensible fixed threshold beats chance here."""
     data, member = memorised
-    rows, _ = run_attacks(data, member, [A.LossAttack(), A.LiRA(online=False)], n_boot=0, fixed_threshold=True,
-                          progress=False)
+    rows, _ = run_attacks(data, member, [LossAttack(), LiRA(online=False)], n_boot=0, fixed_threshold=True)
     for _, row in rows.iterrows():
         assert 0.5 < row["balanced_acc_fixed"] <= row["balanced_acc"] + 1e-12, row["attack"]

@@ -8,8 +8,8 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from mialth_utils.bench_bootstrap import benchmark
 from mialth_utils.evaluation.bootstrap import (FPRS, bootstrap_metrics, fpr_label, percentile_ci, resample_counts,
                                                top_tie_block)
-from mialth_utils.metrics import fpr_label as metrics_fpr_label
-from mialth_utils.metrics import tpr_at_fpr
+from mialth_utils.evaluation.metrics import fpr_label as metrics_fpr_label
+from mialth_utils.evaluation.metrics import tpr_at_fpr
 
 N_BOOT = 40
 

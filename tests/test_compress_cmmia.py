@@ -3,8 +3,10 @@ import pytest
 import torch
 from torch import nn
 
-from mialth_utils import compress as C
-from mialth_utils.cmmia import CMMIA
+from mialth_utils.modelsets import CompressedModelSet
+from mialth_utils.sparsity import compress as C
+from mialth_utils.sparsity.masks import structured_masks
+from mialth_utils.attacks.cmmia import CMMIA
 from mialth_utils.models import build_model
 from mialth_utils.signals import AttackData
 
@@ -42,7 +44,7 @@ def test_activation_quantizer_rounds_layer_inputs():
 
 def test_structured_masks_remove_whole_filters_with_smallest_l1():
     model = build_model("conv-2", (1, 8, 8), 10)
-    masks = C.structured_masks(model, 0.5)
+    masks = structured_masks(model, 0.5)
     w = dict(model.named_parameters())["features.0.weight"].detach()
     m = masks["features.0.weight"]
     kept = m.flatten(1).all(1)
@@ -88,9 +90,13 @@ def test_cmmia_selects_the_outliers_and_tests_them():
     p = attack.p_[outlier]
     assert np.allclose(p[member[outlier]], 1 / (1 + (~data.ref_keep[:, outlier][:, member[outlier]]).sum(0)))
     assert (attack.predicted_member_ == (outlier & member)).all()
-    few = CMMIA(distance_percentile=30.0).fit(_constructed_case(n_refs=8)[0])
+    assert attack.test_used_ == "empirical"  # ~100 OUT shadows: the empirical test can pass alpha
+    few = CMMIA(distance_percentile=30.0, test="empirical").fit(_constructed_case(n_refs=8)[0])
     few.score(_constructed_case(n_refs=8)[0])
     assert np.nanmin(few.p_) >= 1 / 5 and not few.predicted_member_.any()  # the documented p-value floor
+    auto = CMMIA(distance_percentile=30.0).fit(_constructed_case(n_refs=8)[0])
+    auto.score(_constructed_case(n_refs=8)[0])
+    assert auto.test_used_ == "gaussian" and auto.predicted_member_.any()  # a decision can pass alpha
     gauss = CMMIA(distance_percentile=30.0, test="gaussian").fit(data)
     gauss.score(data)
     assert (gauss.p_[outlier & member] < 0.01).all() and (gauss.p_[outlier & ~member] > 0.01).all()
@@ -107,19 +113,19 @@ def test_cmmia_test_all_and_bad_settings():
         CMMIA(metric="manhattan")
 
 
-def test_compressed_population_applies_each_method(small_population):
-    cp = C.CompressedPopulation(small_population, C.Compression("prune", 0.7, finetune_epochs=2)).build(log=None)
+def test_compressed_population_applies_each_method(small_model_set):
+    cp = CompressedModelSet(small_model_set, C.Compression("prune", 0.7, finetune_epochs=2)).build(workers=1)
     info = cp.metrics(0)
     assert abs(info["sparsity"] - 0.7) < 0.01 and 0 <= info["test_acc"] <= 1
-    assert cp.logits(0).shape == small_population.logits(0, 0).shape
-    q = C.CompressedPopulation(small_population, C.Compression("quant", 4)).build(log=None)
-    assert q.metrics(1)["bits"] == 4 and not np.allclose(q.logits(1), small_population.logits(1, 0))
-    d = C.CompressedPopulation(small_population, C.Compression("distill", "mlp-small")).build(log=None)
-    assert d.metrics(0)["nonzero_params"] < small_population.metrics(0, 0)["n_train"] * 1000
+    assert cp.logits(0).shape == small_model_set.logits(0, 0).shape
+    q = CompressedModelSet(small_model_set, C.Compression("quant", 4)).build(workers=1)
+    assert q.metrics(1)["bits"] == 4 and not np.allclose(q.logits(1), small_model_set.logits(1, 0))
+    d = CompressedModelSet(small_model_set, C.Compression("distill", "mlp-small")).build(workers=1)
+    assert d.metrics(0)["nonzero_params"] < small_model_set.metrics(0, 0)["n_train"] * 1000
     assert d.metrics(0)["test_acc"] > 0.3  # chance is 0.1
-    imp = C.CompressedPopulation(small_population, C.Compression("imp", 2)).build(log=None)
-    np.testing.assert_array_equal(imp.logits(0), small_population.logits(0, 2))
+    imp = CompressedModelSet(small_model_set, C.Compression("imp", 2)).build(workers=1)
+    np.testing.assert_array_equal(imp.logits(0), small_model_set.logits(0, 2))
     with pytest.raises(ValueError, match="levels"):
-        C.CompressedPopulation(small_population, C.Compression("imp", 9)).build(log=None)
+        CompressedModelSet(small_model_set, C.Compression("imp", 9)).build(workers=1)
     with pytest.raises(ValueError, match="unknown compression"):
         C.Compression("sparsify", 0.5)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from mialth_utils import data as D
+from mialth_utils.data import files as F, registry as D, views as V
 
 
 def write_fake_idx(folder, n_train=50, n_test=20, gz=True):
@@ -10,8 +10,8 @@ def write_fake_idx(folder, n_train=50, n_test=20, gz=True):
     rng = np.random.default_rng(0)
     arrays = {"train_x": rng.integers(0, 256, (n_train, 28, 28)), "train_y": rng.integers(0, 10, n_train),
               "test_x": rng.integers(0, 256, (n_test, 28, 28)), "test_y": rng.integers(0, 10, n_test)}
-    for key, stem in D.IDX_FILES.items():
-        D.write_idx(folder / (stem + (".gz" if gz else "")), arrays[key])
+    for key, stem in F.IDX_FILES.items():
+        F.write_idx(folder / (stem + (".gz" if gz else "")), arrays[key])
     return arrays
 
 
@@ -19,19 +19,19 @@ def write_fake_idx(folder, n_train=50, n_test=20, gz=True):
 def test_idx_round_trip(tmp_path, gz):
     arr = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     path = tmp_path / ("a.idx" + (".gz" if gz else ""))
-    D.write_idx(path, arr)
-    np.testing.assert_array_equal(D.read_idx(path), arr)
+    F.write_idx(path, arr)
+    np.testing.assert_array_equal(F.read_idx(path), arr)
 
 
 def test_idx_rejects_bad_files(tmp_path):
     (tmp_path / "bad").write_bytes(b"\x01\x02\x03\x04rubbish")
     with pytest.raises(ValueError, match="magic"):
-        D.read_idx(tmp_path / "bad")
+        F.read_idx(tmp_path / "bad")
     arr = np.zeros((4, 5), np.uint8)
-    D.write_idx(tmp_path / "t", arr)
+    F.write_idx(tmp_path / "t", arr)
     (tmp_path / "t").write_bytes((tmp_path / "t").read_bytes()[:-3])
     with pytest.raises(ValueError, match="truncated"):
-        D.read_idx(tmp_path / "t")
+        F.read_idx(tmp_path / "t")
 
 
 def test_fashion_mnist_loads_from_files_in_real_format(tmp_path, monkeypatch):
@@ -47,10 +47,10 @@ def test_fashion_mnist_loads_from_files_in_real_format(tmp_path, monkeypatch):
 def test_missing_data_set_says_where_to_put_it(tmp_path, monkeypatch):
     monkeypatch.setattr(D, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "nowhere")
     D._cached_arrays.cache_clear()
-    with pytest.raises(D.DataNotFoundError, match="dataset-fashion-mnist") as err:
+    with pytest.raises(F.DataNotFoundError, match="dataset-fashion-mnist") as err:
         D.load_dataset("fashion-mnist")
     assert "download=True" in str(err.value)
-    with pytest.raises(D.DataNotFoundError, match="download"):
+    with pytest.raises(F.DataNotFoundError, match="download"):
         D.load_dataset("cifar10")
 
 
@@ -92,7 +92,7 @@ def test_imagefolder_reads_class_folders(tmp_path):
     data = D.load_dataset("imagefolder", path=str(tmp_path / "imgs"), image_size=16)
     assert data.input_shape == (3, 16, 16)
     assert len(data.train_y) + len(data.test_y) == 30 and len(data.test_y) == 6
-    with pytest.raises(D.DataNotFoundError, match="does not exist"):
+    with pytest.raises(F.DataNotFoundError, match="does not exist"):
         D.load_dataset("imagefolder", path=str(tmp_path / "missing"))
 
 
@@ -101,13 +101,13 @@ def test_normalise_and_augment():
     x = data.normalise(data.train_x)
     assert abs(float(x.mean())) < 0.05 and abs(float(x.std()) - 1) < 0.05
     batch = data.train_x[:64]
-    a1 = D.augment(batch, torch.Generator().manual_seed(1))
-    a2 = D.augment(batch, torch.Generator().manual_seed(1))
+    a1 = V.augment(batch, torch.Generator().manual_seed(1))
+    a2 = V.augment(batch, torch.Generator().manual_seed(1))
     assert a1.shape == batch.shape and torch.equal(a1, a2) and not torch.equal(a1, batch)
 
 
 def test_shift_moves_pixels():
     x = torch.zeros(1, 1, 4, 4)
     x[0, 0, 1, 1] = 1
-    assert D.shift(x, 1, 0)[0, 0, 1, 2] == 1 and D.shift(x, 0, -1)[0, 0, 0, 1] == 1
-    assert D.shift(x, 1, 0).sum() == 1
+    assert V.shift(x, 1, 0)[0, 0, 1, 2] == 1 and V.shift(x, 0, -1)[0, 0, 0, 1] == 1
+    assert V.shift(x, 1, 0).sum() == 1

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from mialth_utils import membership as M
+from mialth_utils.data import membership as M
 
 
 def test_reference_columns_exactly_half_and_target_row_half():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mialth_utils import metrics as MT
+from mialth_utils.evaluation import metrics as MT
 
 
 def test_hand_computed_small_example():

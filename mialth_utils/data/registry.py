@@ -181,11 +181,11 @@ def _load_arrays(name: str, download: bool, root: Path, seed: int, path: str | N
 
 def load_dataset(name: str = "fashion-mnist", *, n_classes: int | None = None, seed: int = 0,
                  device: torch.device | str = "cpu", download: bool = False, path: str | None = None,
-                 image_size: int = 32) -> TensorData:
+                 image_size: int = 32, class_subset: int = 0) -> TensorData:
     """Load a data set by name as tensors on ``device``.
 
     ``n_classes=k`` keeps a seeded subset of k classes, re-indexed 0..k-1 (for the class-count
-    experiment). ``download`` defaults to off: a missing data set raises with where to put it.
+    experiment); ``class_subset`` picks another seeded subset of the same size (0 is the default one). ``download`` defaults to off: a missing data set raises with where to put it.
     """
     if not isinstance(name, str):
         raise TypeError(f"dataset must be a name (str), got {type(name).__name__}")
@@ -198,7 +198,7 @@ def load_dataset(name: str = "fashion-mnist", *, n_classes: int | None = None, s
     arrays = dict(base)
     classes = tuple(arrays.get("classes") or (str(c) for c in range(int(arrays["train_y"].max()) + 1)))
     if n_classes is not None:
-        arrays, classes = class_subset(arrays, classes, n_classes, seed)
+        arrays, classes = class_subset(arrays, classes, n_classes, seed, class_subset)
     x = arrays["train_x"].float() / 255.0
     mean = tuple(x.mean(dim=(0, 2, 3)).tolist())
     std = tuple(max(s, 1e-3) for s in x.std(dim=(0, 2, 3)).tolist())
@@ -212,11 +212,12 @@ def _cached_arrays(name, download, root, seed, path, image_size):
     return _load_arrays(name, download, Path(root), seed, path, image_size)
 
 
-def class_subset(arrays: dict, classes: tuple, n_classes: int, seed: int):
+def class_subset(arrays: dict, classes: tuple, n_classes: int, seed: int, subset: int = 0):
     total = len(classes)
     if not isinstance(n_classes, int) or isinstance(n_classes, bool) or not 2 <= n_classes <= total:
         raise ValueError(f"n_classes must be an int in 2..{total} for this data set, got {n_classes!r}")
-    keep = np.sort(np.random.default_rng(seed).choice(total, size=n_classes, replace=False))
+    rng = np.random.default_rng(seed if subset == 0 else (seed, subset))
+    keep = np.sort(rng.choice(total, size=n_classes, replace=False))
     remap = torch.full((total,), -1, dtype=torch.long)
     remap[torch.from_numpy(keep)] = torch.arange(n_classes)
     out = {}

@@ -11,14 +11,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from ..data.membership import balanced_eval_indices
-from .bootstrap import bootstrap_metrics, percentile_ci
-
-FPRS = (0.1, 0.01, 0.001, 0.0001, 0.0)
-
-
-def fpr_label(fpr: float) -> str:
-    return f"tpr@{fpr * 100:g}%fpr"
-
+from .bootstrap import FPRS, bootstrap_metrics, fpr_label, percentile_ci
 
 def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
     """Highest TPR among ROC points with FPR <= target (no interpolation)."""

@@ -61,7 +61,7 @@ def compress_model(net: nn.Module, c: Compression, data, member_idx: torch.Tenso
     if c.sparsity is not None:
         masks = one_shot_masks(net, c.sparsity) if c.method == "prune" else structured_masks(net, c.sparsity)
         ft = dataclasses.replace(train_spec, epochs=c.finetune_epochs, lr=train_spec.lr * 0.1)
-        train(net, data, member_idx, ft, seed=seed + 10_000, masks=masks, desc=c.label)
+        train(net, data, member_idx, ft, seed=seed + 10_000, masks=masks, desc=c.label, bar=False)
         info["sparsity"] = counted_sparsity(net)["overall"]
     elif c.bits is not None:
         quantize_model(net, c.bits)
@@ -71,7 +71,7 @@ def compress_model(net: nn.Module, c: Compression, data, member_idx: torch.Tenso
     elif c.student is not None:
         teacher = predict_logits(net, data, data.train_x)[0]
         net = make_model(c.student, data, seed + 20_000)
-        train(net, data, member_idx, train_spec, seed=seed + 30_000, desc=c.label,
+        train(net, data, member_idx, train_spec, seed=seed + 30_000, desc=c.label, bar=False,
               loss=distillation_loss(train_spec, teacher, c.temperature, c.alpha))
     return net, info
 

@@ -119,12 +119,13 @@ def distillation_loss(spec: TrainSpec, teacher_logits: torch.Tensor, temperature
 
 def train(model: nn.Module, data: TensorData, train_idx: torch.Tensor, spec: TrainSpec, *, seed: int,
           masks: Masks | None = None, snapshot_step: int | None = None, loss: LossHook | None = None,
-          hooks: tuple[EpochHook, ...] = (), desc: str = "train") -> TrainResult:
+          hooks: tuple[EpochHook, ...] = (), desc: str = "train", bar: bool = True) -> TrainResult:
     """Train ``model`` in place on ``data.train_x[train_idx]``.
 
     ``masks`` keep pruned weights exactly zero (re-applied after every step). ``snapshot_step`` saves
     the weights after that many optimiser steps (0 = before training) for late rewinding. ``loss``
-    replaces cross-entropy; ``hooks`` are called as ``hook(epoch, model, stats)`` after every epoch.
+    replaces cross-entropy; ``hooks`` are called as ``hook(epoch, model, stats)`` after every epoch;
+    ``bar=False`` hides the per-epoch progress bar (model sets show one bar for all their models).
     """
     device = data.device
     train_idx = torch.as_tensor(train_idx, dtype=torch.long)
@@ -141,7 +142,7 @@ def train(model: nn.Module, data: TensorData, train_idx: torch.Tensor, spec: Tra
     if snapshot_step == 0:
         result.snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
     start = time.perf_counter()
-    for epoch in progress(range(spec.epochs), desc=desc, leave=False):
+    for epoch in progress(range(spec.epochs), desc=desc, leave=False, disable=not bar):
         stats = _epoch(model, data, train_idx, spec, gen, opt, sched, loss, precision, masks, snapshot_step,
                        result, state)
         stats.update(epoch=epoch + 1, seconds=time.perf_counter() - start)

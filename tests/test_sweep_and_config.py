@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 
 from mialth_utils import sweep
-from mialth_utils.analysis import trajectory_summary, transfer_matrix
-from mialth_utils.profiles import study_spec
-from mialth_utils.widgets import filter_attacks, render
+from mialth_utils.evaluation.analysis import trajectory_summary, transfer_matrix
+from mialth_utils.config import study_spec
+from mialth_utils.reporting.widgets import filter_attacks, render, settings_options
 
 
 def tiny_notebook(path):
@@ -20,11 +20,11 @@ def tiny_notebook(path):
 
 def test_sweep_keeps_going_after_a_failure_and_skips_done_runs(tmp_path):
     tiny_notebook(tmp_path / "nb.ipynb")
-    report = sweep.run_grid([tmp_path / "nb.ipynb"], {"x": [1, 2, 3]}, results_dir=tmp_path / "res", progress=False)
+    report = sweep.run_grid([tmp_path / "nb.ipynb"], {"x": [1, 2, 3]}, results_dir=tmp_path / "res")
     assert len(report.done) == 2 and len(report.failed) == 1 and not report.ok
     assert "x must not be 2" in next(iter(report.failed.values()))
     assert len(list((tmp_path / "res" / "runs").glob("*.ipynb"))) == 3
-    again = sweep.run_grid([tmp_path / "nb.ipynb"], {"x": [1, 2, 3]}, results_dir=tmp_path / "res", progress=False)
+    again = sweep.run_grid([tmp_path / "nb.ipynb"], {"x": [1, 2, 3]}, results_dir=tmp_path / "res")
     assert len(again.skipped) == 2 and len(again.failed) == 1  # the failed run is tried again
     assert "1 failed" in again.summary()
 
@@ -38,16 +38,35 @@ def test_sweep_command_line(tmp_path):
 
 def test_study_spec_defaults_overrides_and_errors(tmp_path):
     spec = study_spec("quick", results_dir=str(tmp_path))
-    assert spec.dataset == "fashion-mnist" and spec.population.model == "lenet-300-100"
+    assert spec.dataset == "fashion-mnist" and spec.models.model == "lenet-300-100"
     spec = study_spec("smoke", "digits", n_levels=1, epochs=3, n_models=None, results_dir=str(tmp_path))
-    assert spec.population.dataset == "digits" and spec.population.n_levels == 1 and spec.population.train.epochs == 3
-    assert spec.population.n_models == 5  # None keeps the profile default
+    assert spec.models.dataset == "digits" and spec.models.n_levels == 1 and spec.models.train.epochs == 3
+    assert spec.models.n_models == 5  # None keeps the profile default
     with pytest.raises(ValueError, match="unknown profile"):
         study_spec("huge")
     with pytest.raises(TypeError, match="seed must be int"):
         study_spec("smoke", seed="0")
     with pytest.raises(ValueError, match="prune_frac"):
         study_spec("smoke", prune_frac=1.5)
+    with pytest.raises(ValueError, match="unknown parameter.*n_level"):
+        study_spec("smoke", n_level=3)  # a typo is an error, never silently dropped
+
+
+def test_run_identity_separates_settings_and_groups_replicates(tmp_path):
+    base = study_spec("smoke", results_dir=str(tmp_path))
+    replicate = study_spec("smoke", seed=1, results_dir=str(tmp_path))
+    other = study_spec("smoke", n_levels=1, results_dir=str(tmp_path))
+    elsewhere = study_spec("smoke", results_dir=str(tmp_path / "x"), workers=2, device="cpu")
+    assert base.settings_hash == replicate.settings_hash == elsewhere.settings_hash
+    assert base.run_id != replicate.run_id and base.run_id != other.run_id
+    assert base.settings_hash != other.settings_hash and base.run_id == elsewhere.run_id
+    assert base.run_id.startswith("fake_mlp_smoke_seed0_")
+
+
+def test_every_profile_names_class_counts_its_data_sets_have():
+    assert study_spec("paper").class_counts == (2, 5, 10)  # CIFAR-10
+    assert study_spec("paper", dataset="cifar100").class_counts == (10, 20, 50, 100)
+    assert study_spec("paper").models.n_population > 0  # RMIA and CM-MIA need population data
 
 
 def test_trajectory_summary_on_a_known_case():
@@ -65,25 +84,27 @@ def test_trajectory_summary_on_a_known_case():
     assert set(per_class.columns) == {"label", "level", "exposed_frac"}
 
 
-def test_transfer_diagonal_equals_direct_attack(small_population):
-    from mialth_utils.attacks import LiRA
-    from mialth_utils.metrics import evaluate
+def test_transfer_diagonal_equals_direct_attack(small_model_set):
+    from mialth_utils.attacks.lira import LiRA
+    from mialth_utils.evaluation.metrics import evaluate
     from mialth_utils.signals import attack_data
 
-    table = transfer_matrix(small_population, "lira_offline", levels=[0, 2])
-    data = attack_data(small_population, 2)
-    direct = evaluate(LiRA(online=False).fit(data).score(data), small_population.membership.member_mask(0), n_boot=0)
+    table = transfer_matrix(small_model_set, "lira_offline", levels=[0, 2])
+    data = attack_data(small_model_set.at(2))
+    direct = evaluate(LiRA(online=False).fit(data).score(data), small_model_set.membership.member_mask(0), n_boot=0)
     diag = table[(table["fit_level"] == 2) & (table["target_level"] == 2)]["auc"].iloc[0]
     assert diag == pytest.approx(direct["auc"]) and len(table) == 4
 
 
 def test_widget_callbacks():
-    df = pd.DataFrame({"dataset": ["a", "a", "b", "a"], "attack": ["loss", "rmia", "loss", "loss"],
-                       "level": [0, 0, 0, 3], "sparsity": [0, 0, 0, 0.5], "auc": [0.6, 0.7, 0.8, 0.65],
-                       "gap": [0.1, 0.1, 0.1, 0.2]})
-    assert len(filter_attacks(df, "a", ["loss"], (0, 3))) == 2
-    assert len(filter_attacks(df, "a", None, (1, 3))) == 1
-    fig = render(df, "auc", "a", ["loss"], (0, 3))
+    df = pd.DataFrame({"dataset": ["a", "a", "b", "a"], "model_arch": ["m", "m", "m", "m"],
+                       "settings_hash": ["h1", "h1", "h2", "h1"], "seed": [0, 0, 0, 0],
+                       "attack": ["loss", "rmia", "loss", "loss"], "level": [0, 0, 0, 3],
+                       "sparsity": [0, 0, 0, 0.5], "auc": [0.6, 0.7, 0.8, 0.65], "gap": [0.1, 0.1, 0.1, 0.2]})
+    assert settings_options(df) == {"a / m / h1 (1 seeds)": "h1", "b / m / h2 (1 seeds)": "h2"}
+    assert len(filter_attacks(df, "h1", ["loss"], (0, 3))) == 2
+    assert len(filter_attacks(df, "h1", None, (1, 3))) == 1
+    fig = render(df, "auc", "h1", ["loss"], (0, 3))
     assert fig.axes and len(fig.axes[0].lines) >= 1
     with pytest.raises(ValueError, match="nothing matches"):
-        render(df, "auc", "b", ["rmia"], (0, 3))
+        render(df, "auc", "h2", ["rmia"], (0, 3))

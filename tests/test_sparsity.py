@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.utils.prune as tprune
 
-from mialth_utils import prune as P
+from mialth_utils.sparsity import masks as P
 from mialth_utils.models import build_model
 
 
@@ -79,8 +79,8 @@ def test_one_shot_and_impossible_sparsity():
         P.check_sparsity_possible(0.2, -1)
 
 
-def test_population_levels_rewind_and_controls(small_population):
-    pop = small_population
+def test_population_levels_rewind_and_controls(small_model_set):
+    pop = small_model_set
     for level in range(3):
         info = pop.metrics(0, level)
         assert abs(info["sparsity"] - P.level_sparsity(0.2, level)) < 1e-3  # counted from the weights
@@ -88,10 +88,10 @@ def test_population_levels_rewind_and_controls(small_population):
         for name, mask in masks.items():
             assert (state[name][~mask] == 0).all()
     # rewinding: level 1 starts from the saved initial weights on its surviving entries
-    from mialth_utils.cache import load_state
+    from mialth_utils.store import load_state
 
     rewind = load_state(pop.artifact(0, 0).path / "rewind.pt")
-    from mialth_utils.train import make_model
+    from mialth_utils.models import make_model
 
     init = make_model("mlp", pop.data, pop._seed(0, 0)).state_dict()
     assert all(torch.equal(rewind[k], init[k]) for k in init)
@@ -106,25 +106,25 @@ def test_population_levels_rewind_and_controls(small_population):
 
 @pytest.mark.parametrize("rewind,step", [("init", 0), ("step", 3)])
 def test_rewinding_restores_saved_weights_on_unpruned_entries(tmp_path, rewind, step):
-    from mialth_utils.cache import load_state
-    from mialth_utils.population import Population, PopulationSpec
-    from mialth_utils.train import TrainSpec
+    from mialth_utils.store import load_state
+    from mialth_utils.modelsets import ModelSet, ModelSetSpec
+    from mialth_utils.training.loop import TrainSpec
 
-    spec = PopulationSpec(dataset="fake", model="mlp", n_models=3, n_pool=200, n_population=50, n_levels=1,
+    spec = ModelSetSpec(dataset="fake", model="mlp", n_models=3, n_pool=200, n_population=50, n_levels=1,
                           rewind=rewind, rewind_step=step, train=TrainSpec(epochs=1, batch_size=32))
-    pop = Population(spec, cache_dir=tmp_path).build(progress=False, log=None)
+    pop = ModelSet(spec, cache_dir=tmp_path).build(workers=1)
     rewind_w = load_state(pop.artifact(0, 0).path / "rewind.pt")
     dense = pop.state(0, 0)
     assert not torch.equal(rewind_w["1.weight"], dense["1.weight"])
     # a zero-epoch retrain leaves exactly the rewound weights times the level-1 mask
-    zero = PopulationSpec(**{**spec.to_dict(), "train": TrainSpec(epochs=0)})
-    pop0 = Population(zero, cache_dir=tmp_path / "zero")
+    zero = ModelSetSpec(**{**spec.to_dict(), "train": TrainSpec(epochs=0)})
+    pop0 = ModelSet(zero, cache_dir=tmp_path / "zero")
     import shutil
 
     # reuse the trained level 0 (so the level-1 mask comes from trained weights), retrain level 1 for 0 epochs
 
     shutil.copytree(pop.artifact(0, 0).path, pop0.artifact(0, 0).path)
-    pop0._build_one(0, 1, "imp", log=None)
+    pop0.build_model(0)
     masks, state = pop0.masks(0, 1), pop0.state(0, 1)
     for name, mask in masks.items():
         assert torch.equal(state[name], rewind_w[name] * mask)

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from mialth_utils import cache
-from mialth_utils.population import Population, PopulationSpec
-from mialth_utils.train import TrainSpec
+from mialth_utils import store as cache
+from mialth_utils.modelsets import ModelSet, ModelSetSpec
+from mialth_utils.training.loop import TrainSpec
 
 
 def test_pinned_hash_values():
@@ -12,7 +12,7 @@ def test_pinned_hash_values():
     assert cache.spec_hash({"a": 1, "b": [1, 2]}) == cache.spec_hash({"b": [1, 2], "a": 1})
     assert cache.spec_hash({"a": 1, "b": [1, 2]}) == "8baa73198470c7bb"
     assert cache.spec_hash(TrainSpec().to_dict()) == "150d03e59821bfbc"
-    assert cache.spec_hash(PopulationSpec().to_dict()) == "037ca2aafcba0472"
+    assert cache.spec_hash(ModelSetSpec().to_dict()) == "037ca2aafcba0472"
 
 
 def test_hit_miss_and_done_marker(tmp_path):
@@ -49,26 +49,26 @@ def _spec(**kw):
     base = dict(dataset="fake", model="mlp", n_models=3, n_pool=200, n_population=50, n_levels=2,
                 train=TrainSpec(epochs=2, batch_size=64))
     base.update(kw)
-    return PopulationSpec(**base)
+    return ModelSetSpec(**base)
 
 
 def test_population_resumes_after_an_interrupted_level(tmp_path):
-    full = Population(_spec(), cache_dir=tmp_path / "a").build(progress=False, log=None)
-    interrupted = Population(_spec(), cache_dir=tmp_path / "b")
+    full = ModelSet(_spec(), cache_dir=tmp_path / "a").build(workers=1)
+    interrupted = ModelSet(_spec(), cache_dir=tmp_path / "b")
     interrupted.spec = _spec(n_levels=1)
-    interrupted.build(progress=False, log=None)
+    interrupted.build(workers=1)
     art = interrupted.artifact(1, 1)
     art.invalidate()  # as if killed while writing model 1, level 1
     interrupted.spec = _spec()
-    interrupted.build(progress=False, log=None)
+    interrupted.build(workers=1)
     for m in range(3):
         for level in range(3):
             np.testing.assert_array_equal(full.logits(m, level), interrupted.logits(m, level))
 
 
 def test_cache_key_includes_keep_row_and_split(tmp_path):
-    a = Population(_spec(seed=0), cache_dir=tmp_path)
-    b = Population(_spec(seed=1), cache_dir=tmp_path)
+    a = ModelSet(_spec(seed=0), cache_dir=tmp_path)
+    b = ModelSet(_spec(seed=1), cache_dir=tmp_path)
     assert a.artifact(0, 0).hash != b.artifact(0, 0).hash
     assert a.artifact(0, 0).spec["keep_row"] != a.artifact(1, 0).spec["keep_row"]
     assert a.artifact(0, 0).hash != a.artifact(0, 1).hash
