@@ -239,10 +239,12 @@ def aggregate(df: pd.DataFrame, keys: list[str], metric: str) -> pd.DataFrame:
 
 
 def _tpr_floor(df: pd.DataFrame) -> float:
-    """Lowest value drawn on a log TPR axis: half of one member (0.5 / n_in), else 1e-4."""
-    if "n_in" in df and df["n_in"].notna().any():
-        return 0.5 / float(df["n_in"].median())
-    return 1e-4
+    """Where a TPR of 0 is drawn on a log axis: below the smallest positive mean possible, half of one
+    member over the replicates averaged (0.5 / (n_in * seeds * subsets)); 1e-4 without n_in."""
+    if "n_in" not in df or df["n_in"].isna().all():
+        return 1e-4
+    replicates = int(np.prod([df[c].nunique() for c in ("seed", "subset") if c in df]))
+    return 0.5 / (float(df["n_in"].max()) * max(replicates, 1))
 
 
 def _metric_axis(ax, metric: str, floor: float | None = None) -> None:
