@@ -356,8 +356,8 @@ def roc_loglog(curves: dict[str, dict], n_out: int, title: str = "ROC (log-log)"
     ax.plot([floor, 1], [floor, 1], label="chance (TPR = FPR)", **CHANCE_STYLE)
     ax.axvspan(floor, resolution, color="0.88", zorder=0, linewidth=0,
                label=f"FPR < 1/{n_out}: not resolvable with {n_out} non-members")
-    ax.text(np.sqrt(floor * resolution), np.sqrt(floor), f"not resolvable with\n{n_out} non-members", rotation=90,
-            ha="center", va="center", fontsize=6, color="0.3")
+    ax.text(np.sqrt(floor * resolution), 0.6, f"not resolvable with\n{n_out} non-members", rotation=90,
+            ha="center", va="top", fontsize=6, color="0.3")  # top left: where no ROC curve goes
     ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(floor, 1), title=title,
            xlabel="false positive rate (non-members flagged)", ylabel="true positive rate (members found)")
     if remaining is not None:
