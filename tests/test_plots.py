@@ -175,6 +175,14 @@ def test_roc_loglog_levels_use_a_sequential_map_with_colour_bar():
     plt.close(fig)
 
 
+def test_roc_loglog_level_labels_without_sparsities_get_level_colours():
+    curves = {f"level {i}": c for i, c in enumerate(roc_curves(("a", "b")).values())}
+    fig = plots.roc_loglog(curves, n_out=2000)
+    assert fig.axes[1].get_ylabel() == "IMP level"
+    assert len({to_hex(line.get_color()) for line in fig.axes[0].get_lines()[:2]}) == 2
+    plt.close(fig)
+
+
 def test_roc_loglog_refuses_empty_curves():
     with pytest.raises(ValueError, match="no ROC curve"):
         plots.roc_loglog({"lira_online": {"fpr": [], "tpr": []}}, n_out=100)

@@ -329,10 +329,10 @@ def roc_loglog(curves: dict[str, dict], n_out: int, title: str = "ROC (log-log)"
                sparsities: dict[str, float] | None = None):
     """Log-log ROC curves ``{label: {"fpr", "tpr", optional "auc", "tpr@0.1%fpr"}}``.
 
-    Labels are attack names (styled by ``attack_style``) or, with ``sparsities`` ({label: sparsity})
-    or ``level_colors=True``, IMP levels coloured by a sequential map with a colour bar. The legend
-    gives AUC and TPR at 0.1% FPR; FPRs below 1 / n_out cannot be measured with n_out non-members
-    and are shaded."""
+    Labels are attack names (styled by ``attack_style``) or IMP levels (``sparsities`` = {label:
+    sparsity}, ``level_colors=True``, or no label an attack name), coloured by a sequential map with a
+    colour bar. The legend gives AUC and TPR at 0.1% FPR; FPRs below 1 / n_out cannot be measured
+    with n_out non-members and are shaded."""
     curves = {label: c for label, c in curves.items() if np.asarray(c.get("fpr", [])).size > 1}
     if not curves:
         raise ValueError("no ROC curve to draw: every curve is empty (did the attack run at these levels?)")
@@ -340,6 +340,7 @@ def roc_loglog(curves: dict[str, dict], n_out: int, title: str = "ROC (log-log)"
         raise ValueError(f"n_out must be >= 1, got {n_out}")
     resolution = 1.0 / n_out
     floor = 10.0 ** np.floor(np.log10(0.5 * resolution))
+    level_colors = level_colors or not any(attack_family(label) for label in curves)  # "level 3" etc.
     colours, mappable, remaining = _level_colours(list(curves), sparsities, level_colors)
     if colours is None:  # attack curves: legend grouped by family, in the style table's order
         curves = dict(sorted(curves.items(), key=lambda item: attack_order(item[0])))
