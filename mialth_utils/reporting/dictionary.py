@@ -1,0 +1,213 @@
+"""The data dictionary of the collected tables: one meaning per column name, written beside them.
+
+``COLUMNS`` maps every column name of every table in ``results/tables/`` to one line (meaning,
+unit, range). ``write_dictionary`` writes ``results/tables/README.md`` from the tables actually
+collected and refuses a column that ``COLUMNS`` does not define, so a new or renamed column cannot
+reach the results undocumented, and one name cannot carry two meanings in two tables.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+FPR_LEVELS = ("10%", "1%", "0.1%", "0.01%", "0%")
+
+IDENTIFYING = {
+    "experiment": "which experiment wrote the row (lth_attack, class_count, transfer, compression, trajectories, "
+                  "verdicts, ...)",
+    "run_id": "readable prefix + hash of every setting including the seed: one run folder",
+    "settings_hash": "hash of every setting except the seed: equal hash, different seed = replicates of one setting",
+    "seed": "integer seed of the replicate (data split, keep-matrix, initialisation, training order)",
+    "dataset": "data set name (e.g. fashion-mnist, digits, cifar10)",
+    "model_arch": "architecture of the target model (e.g. lenet-300-100, conv-2)",
+    "profile": "size profile of the run (smoke, quick, full, ...): sets model counts, epochs, levels",
+}
+
+MODEL = {
+    "branch": "imp = iterative magnitude pruning (level 0 = dense); random_mask / random_reinit = the two "
+              "lottery-ticket controls (same sparsity, random mask / re-initialised weights), level >= 1 only",
+    "level": "IMP level, integer 0..n_levels (0 = dense); each level prunes 20% of the remaining prunable weights",
+    "sparsity": "counted fraction of prunable weights that are exactly zero, 0..1 (1 - 0.8^level for IMP; "
+                "0 for unpruned models)",
+    "train_acc": "accuracy of the model the row describes on its own training members, 0..1",
+    "test_acc": "accuracy of the model the row describes on the held-out test split, 0..1",
+    "gap": "train_acc - test_acc of the model the row describes (the overfitting an attack may exploit), -1..1",
+    "dense_test_acc": "test accuracy of the dense (uncompressed) target the compressed model came from, 0..1",
+    "target_test_acc": "test accuracy of the attacked (compressed) target, 0..1",
+    "n_train": "number of examples the model trained on, integer",
+    "final_loss": "mean training cross-entropy of the model's last epoch (nats)",
+    "seconds": "wall-clock seconds spent computing the row (training for a model row, fit + scoring for an "
+               "attack row)",
+}
+
+ATTACK = {
+    "attack": "attack name (loss, correctness, confidence, entropy, modified_entropy, shokri, ml_leaks, "
+              "lira_online, lira_offline, lira_offline_fixvar, rmia, label_only, samia, cm_mia, cm_mia_all, "
+              "cm_mia_gauss)",
+    "n_in": "number of members (target trained on them) in the balanced evaluation set, integer",
+    "n_out": "number of non-members in the balanced evaluation set, integer; FPRs below 1/n_out are not resolvable",
+    "n_refs": "number of reference (shadow) models the attack used, integer",
+    "n_queries": "number of (augmented) queries per example the attack's signal used, integer",
+    "auc": "area under the attack's ROC on the balanced evaluation set, 0..1 (0.5 = chance)",
+    "auc_ci_low": "lower end of the bootstrap 95% interval of auc (members and non-members resampled), 0..1",
+    "auc_ci_high": "upper end of the bootstrap 95% interval of auc, 0..1",
+    "balanced_acc": "best balanced accuracy (TPR + TNR) / 2 over thresholds, 0.5..1: the papers' attack accuracy",
+    "balanced_acc_fixed": "balanced accuracy at a threshold fixed on a reference model (never on the target's "
+                          "labels), 0..1",
+    "advantage": "membership advantage max(TPR - FPR) over thresholds, 0..1 (0 = chance)",
+    "precision": "attack precision: fraction of examples flagged as members that are members, at the "
+                 "balanced-accuracy threshold, 0..1",
+    "recall": "attack recall (TPR) at the balanced-accuracy threshold, 0..1",
+    "top_tie_block": "size of the largest block of tied scores among the top 1% of scores, integer "
+                     "(large = TPR at low FPR unreliable)",
+    "score_kind": "continuous | discrete: discrete scores (correctness, label_only) tie by nature",
+    "error": "why the attack could not run (empty when it ran); its metrics are then NaN",
+}
+
+CLASS_COUNT = {
+    "n_classes": "number of classes k in the class subset the models were trained on, integer",
+    "subset": "integer id of the class subset (several subsets per k)",
+    "classes": "the class indices of the subset, comma separated",
+    "n_pool": "number of pool examples (members + non-members of the target), integer",
+}
+
+TRANSFER = {
+    "fit_level": "IMP level of the reference models the attack was fitted on (a), integer",
+    "target_level": "IMP level of the target the fitted attack was applied to (b), integer",
+    "fit_model": "architecture of the reference models the attack was fitted on",
+    "target_model": "architecture of the attacked target",
+}
+
+COMPRESSION = {
+    "compression": "compressed-model label: prune-<fraction>, structured-<fraction>, quant-<bits>, "
+                   "distill-<student>, imp-<level>",
+    "method": "compression family: prune, structured, quant, distill, imp",
+    "nonzero_params": "number of non-zero parameters of the compressed model, integer",
+    "macs": "multiply-accumulates per example of the compressed model's forward pass, integer",
+    "bits": "bit width of the quantized weights (quant only, else empty), integer",
+    "shadows": "matched (shadows compressed like the target) | mismatched (another method) | mixture (every "
+               "method)",
+    "auc_abnormal": "AUC of the attack on CM-MIA's abnormal (tested) subset only, 0..1",
+    "n_tested": "number of examples CM-MIA tested (its abnormal subset), integer",
+    "tested_frac": "n_tested / number of evaluated examples, 0..1",
+    "precision_at_alpha": "precision of CM-MIA's hypothesis test at its significance level alpha, 0..1",
+    "recall_at_alpha": "recall of CM-MIA's hypothesis test at its significance level alpha, 0..1",
+    "n_predicted_members": "number of examples CM-MIA's test declared members at alpha, integer",
+    "cost_seconds": "wall-clock seconds the attack's decision step took (CM-MIA: its hypothesis tests)",
+}
+
+TRAJECTORIES = {
+    "from_level": "IMP level a of the pair (a, b) compared, integer",
+    "to_level": "IMP level b of the pair (a, b) compared, integer",
+    "spearman": "Spearman rank correlation of the per-example scores at a and b, -1..1 (0 = independent)",
+    "newly_exposed": "members in the top set (top top_frac of scores) at b but not at a, integer",
+    "newly_protected": "members in the top set at a but not at b, integer",
+    "exposed_both": "members in the top set at a and at b, integer",
+    "label": "class index of the examples, integer",
+    "exposed_frac": "share of the class's members in the top set at that level, 0..1 (chance: top_frac)",
+    "model_index": "row of the keep-matrix: 0 = target, 1..R = reference models, integer",
+    "role": "target | reference",
+    "n_members": "number of pool examples the model trains on, integer",
+    "n_non_members": "number of pool examples the model does not train on, integer",
+}
+
+VERDICTS = {
+    "claim": "claim judged: C1..C5 (paper P1), E6 (paper P2)",
+    "setting": "the data set / model / attack / level the verdict is about",
+    "rule": "the decision rule in words, as written in code",
+    "statistic": "name of the statistic the rule tests (e.g. AUC difference, Spearman rho)",
+    "estimate": "value of the statistic, in its own unit",
+    "ci_low": "lower end of the 95% interval of the estimate (seeds and example resampling)",
+    "ci_high": "upper end of the 95% interval of the estimate",
+    "n_seeds": "number of independent training seeds behind the estimate, integer",
+    "verdict": "supported | contradicted | inconclusive",
+    "margin": "equivalence margin stated in advance, in the statistic's unit (NaN if the rule has none)",
+    "detail": "one line of what the numbers were",
+}
+
+
+def _tpr_columns() -> dict[str, str]:
+    columns = {}
+    for fpr in FPR_LEVELS:
+        name = f"tpr@{fpr}fpr"
+        columns[name] = (f"true-positive rate at {fpr} false-positive rate: share of members found when at most "
+                         f"{fpr} of non-members are flagged, 0..1 (chance: {fpr})")
+        columns[name + "_ci_low"] = f"lower end of the bootstrap 95% interval of {name}, 0..1"
+        columns[name + "_ci_high"] = f"upper end of the bootstrap 95% interval of {name}, 0..1"
+        columns[name + "_resolvable"] = (f"bool: {fpr} FPR >= 1/n_out, i.e. the non-member count can resolve it"
+                                         + (" (always True at 0%)" if fpr == "0%" else ""))
+    return columns
+
+
+COLUMNS: dict[str, str] = {**IDENTIFYING, **MODEL, **ATTACK, **_tpr_columns(), **CLASS_COUNT, **TRANSFER,
+                           **COMPRESSION, **TRAJECTORIES, **VERDICTS}
+
+
+# Tables whose rows are models, not attacks: an attack metric's name there would carry a second meaning
+# (the old accuracy.csv had `precision` = the bf16 training setting).
+MODEL_TABLES = ("accuracy", "compression_models", "population_models", "dense_models", "splits")
+ATTACK_METRICS = set(ATTACK) - {"attack"} | set(_tpr_columns())
+
+
+def undocumented(tables: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
+    """Per table, the columns ``COLUMNS`` does not define, and attack-metric names used in a table of
+    models (where they would mean something else); empty dict when every column is documented."""
+    missing = {}
+    for name, df in tables.items():
+        columns = [c for c in df.columns if c not in COLUMNS]
+        if name in MODEL_TABLES:
+            columns += [f"{c} (an attack metric's name in a table of models)" for c in df.columns
+                        if c in ATTACK_METRICS]
+        if columns:
+            missing[name] = columns
+    return missing
+
+
+def floats_that_should_be_integers(tables: dict[str, pd.DataFrame]) -> dict[str, list[str]]:
+    """Per table, columns documented as integers but stored as floats (store them as ``Int64``)."""
+    found = {}
+    for name, df in tables.items():
+        columns = [c for c in df.columns if "integer" in COLUMNS.get(c, "") and pd.api.types.is_float_dtype(df[c])]
+        if columns:
+            found[name] = columns
+    return found
+
+
+def _escape(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def render_dictionary(tables: dict[str, pd.DataFrame]) -> str:
+    """The README text: the identifying columns once, then per table every column with its type and meaning."""
+    lines = ["# Data dictionary of `results/tables/`", "",
+             "Generated by `mialth_utils.reporting.dictionary` from the tables collected; one meaning per column "
+             "name across every table. Every row carries the identifying columns: "
+             + ", ".join(f"`{c}`" for c in IDENTIFYING) + ". Rows with equal `settings_hash` and different "
+             "`seed` are replicates of one setting.", ""]
+    for name, df in tables.items():
+        lines += [f"## {name}.csv", "", f"{len(df)} rows.", "", "| column | type | meaning |", "| --- | --- | --- |"]
+        lines += [f"| `{_escape(c)}` | {df[c].dtype} | {_escape(COLUMNS[c])} |" for c in df.columns]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_dictionary(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """Write the data dictionary (``results/tables/README.md``; ``path`` may be that file or its
+    folder). Raises ValueError naming every column that ``COLUMNS`` does not define."""
+    missing = undocumented(tables)
+    if missing:
+        listing = "; ".join(f"{name}: {', '.join(columns)}" for name, columns in missing.items())
+        raise ValueError(f"undocumented columns ({listing}): add each to COLUMNS in "
+                         "mialth_utils/reporting/dictionary.py with one meaning, or rename it to a documented one")
+    for name, columns in floats_that_should_be_integers(tables).items():
+        log.warning("%s: integer columns stored as floats: %s", name, ", ".join(columns))
+    path = Path(path)
+    if path.is_dir() or not path.suffix:
+        path = path / "README.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_dictionary(tables) + "\n", encoding="utf-8")
+    return path
