@@ -89,11 +89,11 @@ def lth_attack(spec: StudySpec) -> dict:
             "attack_auc_vs_sparsity": plots.attack_vs_sparsity(attacks, "auc"),
             "attack_tpr_vs_sparsity": plots.attack_vs_sparsity(attacks, "tpr@1%fpr"),
             "roc_attacks_dense": plots.roc_loglog(curves[0], n_out, "Every attack, dense model")}
+    imp = accuracy[accuracy["branch"] == "imp"]
+    sparsity = {f"level {lvl}": sp for lvl, sp in zip(imp["level"], imp["sparsity"])}
     lira = {f"level {lvl}": c["lira_online"] for lvl, c in curves.items() if "lira_online" in c}
     if lira:
-        sparsity = dict(zip(accuracy[accuracy["branch"] == "imp"]["level"], accuracy[accuracy["branch"] == "imp"]["sparsity"]))
-        figs["roc_lira_by_level"] = plots.roc_loglog(lira, n_out, "LiRA online per level",
-                                                     sparsities=[sparsity[lvl] for lvl in curves if "lira_online" in curves[lvl]])
+        figs["roc_lira_by_level"] = plots.roc_loglog(lira, n_out, "LiRA online per level", sparsities=sparsity)
     for name in ("roc_attacks_dense", "roc_lira_by_level"):
         if name in figs:
             plots.save_figure(figs[name], f"{spec.run_id}_{name}", spec.results_dir)
@@ -184,7 +184,7 @@ def quickstart(spec: StudySpec, n_levels: int = 3) -> dict:
               for lvl, s in scores.items()}
     table = rows[["level", "sparsity", "train_acc", "test_acc", "gap", "auc", "tpr@1%fpr"]]
     fig = plots.roc_loglog(curves, len(_eval_idx(models, spec.seed)) // 2, "LiRA online",
-                           sparsities=list(rows["sparsity"]))
+                           sparsities={f"level {lvl}": sp for lvl, sp in zip(rows["level"], rows["sparsity"])})
     return {"model_set": models, "table": table, "figure": fig}
 
 

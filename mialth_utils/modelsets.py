@@ -125,7 +125,7 @@ class _Game:
         logits = self.predict(net)
         correct = logits[0, : self.spec.n_pool].argmax(1).numpy() == self.labels
         keep = self.membership.keep[info["model_index"]]
-        info.update(train_acc=float(correct[keep].mean()), heldout_acc=float(correct[~keep].mean()),
+        info.update(train_acc=float(correct[keep].mean()), nonmember_pool_acc=float(correct[~keep].mean()),
                     test_acc=accuracy(net, self.data, self.data.test_x, self.data.test_y))
         info["gap"] = info["train_acc"] - info["test_acc"]
         with art.writing() as folder:
@@ -224,7 +224,7 @@ class ModelSet(_Game):
                 "mask_sparsity": masks_sparsity(begin.masks), "sparsity_per_layer": sp["per_layer"],
                 "n_train": int(self.membership.keep[m].sum()),
                 "final_loss": result.history[-1]["loss"] if result.history else float("nan"),
-                "precision": result.precision, "seconds": time.perf_counter() - start}
+                "compute_precision": result.precision, "seconds": time.perf_counter() - start}
         info = self.save_outputs(self.artifact(m, level, branch), net, info, states)
         log.info("model %d level %d %s: sparsity %.3f train %.4f test %.4f (%.1fs)", m, level, branch,
                  sp["overall"], info["train_acc"], info["test_acc"], info["seconds"])

@@ -198,7 +198,7 @@ def load_dataset(name: str = "fashion-mnist", *, n_classes: int | None = None, s
     arrays = dict(base)
     classes = tuple(arrays.get("classes") or (str(c) for c in range(int(arrays["train_y"].max()) + 1)))
     if n_classes is not None:
-        arrays, classes = class_subset(arrays, classes, n_classes, seed, class_subset)
+        arrays, classes = subset_classes(arrays, classes, n_classes, seed, class_subset)
     x = arrays["train_x"].float() / 255.0
     mean = tuple(x.mean(dim=(0, 2, 3)).tolist())
     std = tuple(max(s, 1e-3) for s in x.std(dim=(0, 2, 3)).tolist())
@@ -212,7 +212,7 @@ def _cached_arrays(name, download, root, seed, path, image_size):
     return _load_arrays(name, download, Path(root), seed, path, image_size)
 
 
-def class_subset(arrays: dict, classes: tuple, n_classes: int, seed: int, subset: int = 0):
+def subset_classes(arrays: dict, classes: tuple, n_classes: int, seed: int, subset: int = 0):
     total = len(classes)
     if not isinstance(n_classes, int) or isinstance(n_classes, bool) or not 2 <= n_classes <= total:
         raise ValueError(f"n_classes must be an int in 2..{total} for this data set, got {n_classes!r}")

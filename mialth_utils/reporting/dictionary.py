@@ -42,6 +42,11 @@ MODEL = {
     "final_loss": "mean training cross-entropy of the model's last epoch (nats)",
     "seconds": "wall-clock seconds spent computing the row (training for a model row, fit + scoring for an "
                "attack row)",
+    "nonmember_pool_acc": "accuracy of the model on the pool examples it did not train on, 0..1",
+    "mask_sparsity": "fraction of prunable weights the mask removes, 0..1 (sparsity counts the zeros themselves)",
+    "compute_precision": "arithmetic the model trained in: bf16 (autocast) or fp32; logits are always float32",
+    "amount": "the compression's setting as written: sparsity (prune, structured), bits (quant), student "
+              "architecture (distill) or IMP level (imp)",
 }
 
 ATTACK = {
@@ -97,7 +102,28 @@ COMPRESSION = {
     "precision_at_alpha": "precision of CM-MIA's hypothesis test at its significance level alpha, 0..1",
     "recall_at_alpha": "recall of CM-MIA's hypothesis test at its significance level alpha, 0..1",
     "n_predicted_members": "number of examples CM-MIA's test declared members at alpha, integer",
-    "cost_seconds": "wall-clock seconds the attack's decision step took (CM-MIA: its hypothesis tests)",
+    "cost_seconds": "wall-clock seconds CM-MIA took for one target end to end (features, neighbour search, tests)",
+    "n_abnormal_eval": "number of examples of CM-MIA's abnormal subset the _abnormal metrics were computed on, integer",
+    "test_used": "CM-MIA's hypothesis test: empirical (enough OUT shadows for p < alpha) or gaussian",
+}
+
+RUNS = {
+    "folder": "run folder under results/experiments (experiment/run_id)",
+    "wall_seconds": "wall-clock seconds the notebook run took",
+    "torch": "torch version", "python": "Python version", "machine": "CPU architecture (platform.machine)",
+    "processor": "processor name (platform.processor)", "cpu_count": "logical CPU cores of the machine, integer",
+    "device": "torch device the run used (cpu, cuda, mps)", "git_sha": "commit of the code the run used",
+    "git_dirty": "True if tracked code differed from that commit when the run started",
+    "class_counts": "class counts the class-count experiment used (list)",
+    "n_subsets": "seeded class subsets per class count, integer",
+    "compressions": "compression methods of the run (list of labels)", "keep_hash": "hash of the keep-matrix",
+    "n_population": "never-trained population examples (RMIA, CM-MIA), integer",
+    "max_sparsity": "highest counted sparsity of the run's IMP levels, 0..1",
+    "n_levels": "IMP levels after the dense model, integer", "n_models": "target + reference models, integer",
+    "mean_test_acc": "mean test accuracy of the run's models, 0..1",
+    "top_frac": "share of the highest scores that makes the top (exposed) set, 0..1",
+    "attacks": "attacks the run used (list)", "levels": "IMP levels the run used (list)",
+    "gpu": "GPU name, when the run used CUDA",
 }
 
 TRAJECTORIES = {
@@ -144,12 +170,12 @@ def _tpr_columns() -> dict[str, str]:
 
 
 COLUMNS: dict[str, str] = {**IDENTIFYING, **MODEL, **ATTACK, **_tpr_columns(), **CLASS_COUNT, **TRANSFER,
-                           **COMPRESSION, **TRAJECTORIES, **VERDICTS}
+                           **COMPRESSION, **TRAJECTORIES, **VERDICTS, **RUNS}
 
 
 # Tables whose rows are models, not attacks: an attack metric's name there would carry a second meaning
 # (the old accuracy.csv had `precision` = the bf16 training setting).
-MODEL_TABLES = ("accuracy", "compression_models", "population_models", "dense_models", "splits")
+MODEL_TABLES = ("accuracy", "compression_models", "model_set", "dense_models", "splits")
 ATTACK_METRICS = set(ATTACK) - {"attack"} | set(_tpr_columns())
 
 
@@ -175,6 +201,19 @@ def floats_that_should_be_integers(tables: dict[str, pd.DataFrame]) -> dict[str,
         if columns:
             found[name] = columns
     return found
+
+
+def store_integers(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables with every column documented as an integer stored as ``Int64`` (NaN where missing)."""
+    out = dict(tables)
+    for name, columns in floats_that_should_be_integers(tables).items():
+        df = out[name].copy()
+        for column in columns:
+            values = df[column]
+            if (values.dropna() % 1 == 0).all():
+                df[column] = values.round().astype("Int64")
+        out[name] = df
+    return out
 
 
 def _escape(text: str) -> str:

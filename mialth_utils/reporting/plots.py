@@ -903,3 +903,23 @@ def trajectory_panel(summary: pd.DataFrame, per_class: pd.DataFrame, classes=Non
                  "(members and non-members ranked together); exposed = a member in the top set", fontsize=8.5)
     fig.tight_layout()
     return fig
+
+
+@_styled
+def example_images(data, pool_idx: np.ndarray, member: np.ndarray, labels: np.ndarray):
+    """A few pool examples with their class and whether the target trained on them (IN / OUT)."""
+    if len(pool_idx) == 0:
+        raise ValueError("no pool examples to show")
+    n = len(pool_idx)
+    fig, axes = plt.subplots(2, (n + 1) // 2, figsize=(8, 2.4), squeeze=False)
+    import torch
+
+    x = data.train_x[torch.as_tensor(pool_idx)].float().cpu() / 255
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            img = x[i].permute(1, 2, 0)
+            ax.imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray")
+            ax.set_title(("IN " if member[i] else "OUT ") + str(data.classes[int(labels[i])])[:8], fontsize=6)
+    fig.suptitle("Pool examples: IN = a member of the target's training set", fontsize=8)
+    return fig

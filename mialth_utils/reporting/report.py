@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import plots
-from .dictionary import write_dictionary
+from .dictionary import store_integers, write_dictionary
 from .html import write_html
 from .results import collect
 from .verdicts import all_verdicts, verdict_lines
@@ -35,6 +35,8 @@ def score_runs(results_dir: Path) -> list[dict]:
     """Per-example scores of every lth_attack run, as ``verdicts.verdict_c2`` / ``verdict_c4`` read them."""
     runs = []
     for path in sorted((results_dir / "experiments" / "lth_attack").glob("*/scores.npz")):
+        if not (path.parent / "metrics.json").exists():
+            continue  # a run that did not finish
         params = json.loads((path.parent / "metrics.json").read_text())
         with np.load(path) as npz:
             scores = {(int(k.split("__")[0]), k.split("__")[1]): npz[k] for k in npz.files if "__" in k}
@@ -100,6 +102,7 @@ def write_report(results_dir: str | Path) -> Path:
     tdir.mkdir(parents=True, exist_ok=True)
     verdicts = all_verdicts(tables, score_runs(results_dir))
     tables["verdicts"] = verdicts
+    tables = store_integers(tables)
     for name, df in tables.items():
         df.to_csv(tdir / f"{name}.csv", index=False)
     write_dictionary(tables, tdir / "README.md")
