@@ -6,6 +6,11 @@ caller then loads the results from the store. ``workers=1`` runs in this process
 ``workers>1`` starts a ``dask.distributed.LocalCluster`` of that many single-threaded processes;
 ``scheduler`` (or ``MIALTH_DASK_SCHEDULER``) names an existing Dask scheduler, e.g. one started by
 ``dask_jobqueue.SLURMCluster`` (see the README), whose workers must see the same store.
+
+Every unit runs with ``MIALTH_UNIT_THREADS`` torch threads (default 1), in this process too: CPU
+arithmetic depends on the thread count, so a fixed count makes the results bitwise the same
+whatever the number of workers (tests/test_executor.py); parallelism comes from running units
+side by side.
 """
 from __future__ import annotations
 
@@ -23,13 +28,20 @@ def default_workers() -> int:
     return int(os.environ.get("MIALTH_WORKERS") or os.cpu_count() or 1)
 
 
-def _call(fn: Callable, args: tuple, threads: int | None) -> Any:
-    """Run one unit with a fixed number of torch threads, so workers do not oversubscribe the cores."""
+def unit_threads() -> int:
+    return int(os.environ.get("MIALTH_UNIT_THREADS") or 1)
+
+
+def _call(fn: Callable, args: tuple) -> Any:
+    """Run one unit with ``unit_threads()`` torch threads (restored afterwards)."""
     import torch
 
-    if threads:
-        torch.set_num_threads(threads)
-    return fn(*args)
+    before = torch.get_num_threads()
+    torch.set_num_threads(unit_threads())
+    try:
+        return fn(*args)
+    finally:
+        torch.set_num_threads(before)
 
 
 def run_units(fn: Callable, units: Sequence[tuple], *, workers: int | None = None, scheduler: str | None = None,
@@ -41,12 +53,11 @@ def run_units(fn: Callable, units: Sequence[tuple], *, workers: int | None = Non
     scheduler = scheduler or os.environ.get("MIALTH_DASK_SCHEDULER") or None
     workers = workers or default_workers()
     if scheduler is None and (workers <= 1 or len(units) == 1):
-        return [_call(fn, args, None) for args in progress(units, desc=desc)]
+        return [_call(fn, args) for args in progress(units, desc=desc)]
     from dask.distributed import as_completed
 
-    threads = None if scheduler else max(1, (os.cpu_count() or 1) // workers)
     with _client(scheduler, min(workers, len(units))) as client:
-        futures = [client.submit(_call, fn, args, threads, pure=False) for args in units]
+        futures = [client.submit(_call, fn, args, pure=False) for args in units]
         for future in progress(as_completed(futures), desc=desc, total=len(futures)):
             future.result()  # re-raise a unit's error here
         return client.gather(futures)

@@ -103,11 +103,10 @@ def run_many(runs: list[tuple], results_dir: str | Path | None = None, skip_done
 
 
 def _kernel_env(workers: int | None, scheduler: str | None) -> dict:
-    """Runs side by side share the cores: each kernel trains in-process on its share of them."""
-    if not scheduler and (workers or 1) <= 1:
-        return {}
-    threads = str(max(1, (os.cpu_count() or 1) // max(workers or 1, 1)))
-    return {"MIALTH_WORKERS": "1", "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    """Kernels compute single-threaded, so a sweep's tables are bitwise the same however many runs go
+    side by side; runs side by side each build their model sets in-process (no pool inside a pool)."""
+    env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return {**env, "MIALTH_WORKERS": "1"} if scheduler or (workers or 1) > 1 else env
 
 
 def execute_run(notebook: str, runs_dir: str, name: str, params: dict, env: dict) -> tuple[str, float, str | None]:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from mialth_utils.bench_bootstrap import benchmark
+from mialth_utils.bench.bootstrap import benchmark
 from mialth_utils.evaluation.bootstrap import (FPRS, bootstrap_metrics, fpr_label, percentile_ci, resample_counts,
                                                top_tie_block)
 from mialth_utils.evaluation.metrics import fpr_label as metrics_fpr_label

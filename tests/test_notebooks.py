@@ -6,7 +6,7 @@ import pandas as pd
 import papermill as pm
 import pytest
 
-from mialth_utils.sweep import NOTEBOOKS, run_study
+from mialth_utils.sweep import NOTEBOOKS, REPLICATED, run_grid, run_study
 
 COMMON = {"dataset", "model", "seed", "device", "profile", "results_dir"}
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -51,7 +51,9 @@ def smoke_study(tmp_path_factory):
 def test_smoke_study_runs_every_notebook(smoke_study):
     results, report = smoke_study
     assert report.ok, report.summary()
-    assert len(report.done) == len([p for p in ALL if p.stem != "08_explore"])
+    seeds = json.loads((results / "study_log.json").read_text())["seeds"]
+    assert len(seeds) >= 2  # the notebooks behind C1-C4 run once per seed
+    assert len(report.done) == len([p for p in ALL if p.stem != "08_explore"]) + len(REPLICATED) * (len(seeds) - 1)
     assert json.loads((results / "study_log.json").read_text())["profile"] == "smoke"
 
 
@@ -59,17 +61,22 @@ def test_smoke_study_recorded_sensible_values(smoke_study):
     results, _ = smoke_study
     exp = results / "experiments"
     for name in ("data_and_splits", "train_dense", "lth_attack", "class_count", "transfer", "trajectories"):
-        (metrics,) = list((exp / name).glob("*/metrics.json"))
-        info = json.loads(metrics.read_text())
-        assert info["torch"] and info["git_sha"] and info["wall_seconds"] > 0
-        assert (metrics.parent / "params.json").exists()
-    acc = pd.read_csv(next(exp.glob("lth_attack/*/accuracy.csv")))
+        runs = list((exp / name).glob("*/metrics.json"))
+        assert len(runs) == (2 if name in ("lth_attack", "class_count") else 1)  # one folder per seed, none shared
+        for metrics in runs:
+            info = json.loads(metrics.read_text())
+            assert info["torch"] and info["git_sha"] and info["wall_seconds"] > 0
+            assert info["run_id"] == metrics.parent.name and (metrics.parent / "params.json").exists()
+    acc = pd.read_csv(next(exp.glob("lth_attack/*seed0*/accuracy.csv")))
     imp = acc[acc["branch"] == "imp"].sort_values("level")
     assert imp["sparsity"].is_monotonic_increasing and imp["sparsity"].iloc[-1] == pytest.approx(0.36, abs=1e-3)
     assert set(acc["branch"]) == {"imp", "random_mask", "random_reinit"}
-    attacks = pd.read_csv(next(exp.glob("lth_attack/*/attacks.csv")))
-    assert attacks["auc"].between(0, 1).all() and attacks["error"].isna().all() if "error" in attacks else True
+    attacks = pd.read_csv(next(exp.glob("lth_attack/*seed0*/attacks.csv")))
+    assert attacks["auc"].between(0, 1).all()
+    assert "error" not in attacks or attacks["error"].isna().all()  # every attack ran in the smoke profile
     assert len(attacks) == 13 * 3 and (attacks["n_in"] == attacks["n_out"]).all()
+    continuous = attacks[attacks["score_kind"] == "continuous"]
+    assert (continuous["top_tie_block"] <= 2).all(), continuous[["attack", "level", "top_tie_block"]]
     assert (attacks["auc_ci_low"] <= attacks["auc"]).all() and (attacks["auc"] <= attacks["auc_ci_high"]).all()
     transfer = pd.read_csv(next(exp.glob("transfer/*/transfer.csv")))
     assert set(transfer["target_model"]) == {"mlp", "lenet-300-100"}
@@ -78,13 +85,21 @@ def test_smoke_study_recorded_sensible_values(smoke_study):
 def test_smoke_study_wrote_report_tables_and_figures(smoke_study):
     results, _ = smoke_study
     report = (results / "report.md").read_text()
-    for claim in ("C1", "C2", "C3", "C4", "C5"):
+    for claim in ("C1", "C2", "C3", "C4", "C5", "E6"):
         assert f"## {claim}" in report
     assert "(not run in this study)" not in report
-    assert (results / "tables" / "attacks.csv").exists()
-    for fig in ("fig_c1_accuracy_fake_mlp", "fig_c3_classes", "fig_c5_transfer", "fig_c4_tpr01_fake_mlp"):
-        assert (results / "figures" / f"{fig}.png").stat().st_size > 1000
-        assert (results / "figures" / f"{fig}.pdf").exists()
+    verdicts = pd.read_csv(results / "tables" / "verdicts.csv")
+    assert set(verdicts["claim"]) == {"C1", "C2", "C3", "C4", "C5", "E6"}
+    assert set(verdicts["verdict"]) <= {"supported", "contradicted", "inconclusive"}
+    assert {"rule", "statistic", "estimate", "ci_low", "ci_high", "n_seeds"} <= set(verdicts.columns)
+    assert verdicts[verdicts["claim"] == "C2"]["n_seeds"].min() == 2  # replicates are aggregated, not mixed
+    for fig in ("fig_c1_accuracy", "fig_c3_classes", "fig_c5_transfer_cost", "fig_c4_tpr1", "fig_e6_compression",
+                "fig_frontier"):
+        (png,) = list((results / "figures").glob(f"{fig}_fake_mlp_*.png"))
+        assert png.stat().st_size > 1000 and png.with_suffix(".pdf").exists()
+    html = (results / "report.html").read_text()
+    assert "data:image/png;base64" in html and 'src="figures/' not in html
+    assert (results / "tables" / "README.md").exists()
 
 
 def test_explore_notebook_runs_over_results(smoke_study, tmp_path):
@@ -107,3 +122,26 @@ def test_missing_data_set_fails_with_a_clear_message(tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="cifar100|CIFAR100"):
         pm.execute_notebook(str(NOTEBOOKS / "03_lth_attack.ipynb"), str(tmp_path / "o.ipynb"), progress_bar=False,
                             parameters={"dataset": "cifar100", "profile": "smoke", "results_dir": str(tmp_path)})
+
+
+def test_a_sweep_with_other_settings_leaves_the_first_run_untouched(smoke_study):
+    results, _ = smoke_study
+    first = sorted((results / "experiments" / "lth_attack").glob("*seed0*"))
+    before = {p: p.read_bytes() for folder in first for p in folder.glob("*.csv")}
+    report = run_grid(["03_lth_attack"], {"n_levels": [1]}, base={"profile": "smoke"}, results_dir=results)
+    assert report.ok, report.summary()
+    assert all(p.read_bytes() == data for p, data in before.items())  # same files, same bytes
+    after = sorted((results / "experiments" / "lth_attack").glob("*seed0*"))
+    assert len(after) == len(first) + 1  # a new folder, named by the new settings' hash
+    from mialth_utils.reporting.results import collect
+
+    attacks = collect(results)["attacks"]
+    assert attacks[attacks["seed"] == 0]["settings_hash"].nunique() == 2
+
+
+def test_mialth_cache_moves_the_store_for_notebooks(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIALTH_CACHE", str(tmp_path / "elsewhere"))
+    pm.execute_notebook(str(NOTEBOOKS / "02_train_dense.ipynb"), str(tmp_path / "o.ipynb"), progress_bar=False,
+                        parameters={"profile": "smoke", "n_models": 3, "epochs": 1, "results_dir": str(tmp_path / "r")})
+    assert len(list((tmp_path / "elsewhere" / "population").glob("*/DONE"))) == 3
+    assert not (tmp_path / "r" / "cache").exists()

@@ -108,3 +108,18 @@ def test_widget_callbacks():
     assert fig.axes and len(fig.axes[0].lines) >= 1
     with pytest.raises(ValueError, match="nothing matches"):
         render(df, "auc", "h2", ["rmia"], (0, 3))
+
+
+def test_a_seed_sweep_on_a_dask_cluster_equals_the_sequential_sweep(tmp_path):
+    from dask.distributed import LocalCluster
+
+    grid, base = {"seed": [0, 1]}, {"profile": "smoke", "n_levels": 1}
+    seq = sweep.run_grid(["03_lth_attack"], grid, base=base, results_dir=tmp_path / "seq", workers=1)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        par = sweep.run_grid(["03_lth_attack"], grid, base=base, results_dir=tmp_path / "dask",
+                             scheduler=cluster.scheduler_address)
+    assert seq.ok and par.ok and sorted(seq.done) == sorted(par.done)
+    for folder in sorted((tmp_path / "seq" / "experiments" / "lth_attack").iterdir()):
+        a = pd.read_csv(folder / "attacks.csv").drop(columns="seconds")
+        b = pd.read_csv(tmp_path / "dask" / "experiments" / "lth_attack" / folder.name / "attacks.csv")
+        pd.testing.assert_frame_equal(a, b.drop(columns="seconds"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import logging
 import multiprocessing as mp
 import resource
 import statistics
@@ -22,13 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 WARMUP_STEPS = 10
 DEFAULT_N = {"lenet-300-100": 60000, "conv-2": 12000}
 
 
 def _raw_root(tmp: Path) -> Path:
     """torchvision's FashionMNIST reads uncompressed IDX files from <root>/FashionMNIST/raw."""
-    from .data.files import IDX_FILES, ensure_fashion_mnist
+    from ..data.files import IDX_FILES, ensure_fashion_mnist
 
     src = ensure_fashion_mnist(allow_apt=False)
     raw = tmp / "FashionMNIST" / "raw"
@@ -49,7 +51,7 @@ def _run_plain(model_name: str, n_train: int, batch_size: int, device: str, root
     import torch
     from torchvision import datasets, transforms
 
-    from .models import build_model
+    from ..models import build_model
 
     torch.manual_seed(0)
     dev = torch.device(device)
@@ -86,9 +88,9 @@ def _run_plain(model_name: str, n_train: int, batch_size: int, device: str, root
 def _run_kit(model_name: str, n_train: int, batch_size: int, device: str, repeats: int) -> dict:
     import torch
 
-    from .data.registry import load_dataset
-    from .models import make_model
-    from .training.loop import TrainSpec, train
+    from ..data.registry import load_dataset
+    from ..models import make_model
+    from ..training.loop import TrainSpec, train
 
     data = load_dataset("fashion-mnist", device=device)
     spec = TrainSpec(epochs=1, batch_size=batch_size, schedule="constant")
@@ -114,7 +116,7 @@ def _in_fresh_process(fn, *args) -> dict:
 
 def run_benchmark(models=("lenet-300-100", "conv-2"), n_train: int | None = None, batch_size: int = 128,
                   device: str = "auto", workers: int = 0, repeats: int = 3) -> list[dict]:
-    from .runtime import resolve_device
+    from ..runtime import resolve_device
 
     dev = str(resolve_device(device))
     rows = []
@@ -131,13 +133,13 @@ def run_benchmark(models=("lenet-300-100", "conv-2"), n_train: int | None = None
                    "plain_peak_rss_mb": plain["peak_rss_mb"], "kit_peak_rss_mb": kit["peak_rss_mb"],
                    "plain_peak_gpu_mb": plain["peak_gpu_mb"], "kit_peak_gpu_mb": kit["peak_gpu_mb"]}
             rows.append(row)
-            print(f"{name:>14} n={n} bs={batch_size} {dev}: plain {row['plain_samples_per_s']:9.0f}/s "
+            log.info(f"{name:>14} n={n} bs={batch_size} {dev}: plain {row['plain_samples_per_s']:9.0f}/s "
                   f"(peak RSS {row['plain_peak_rss_mb']:.0f} MB) | kit {row['kit_samples_per_s']:9.0f}/s "
                   f"(peak RSS {row['kit_peak_rss_mb']:.0f} MB) | ratio {row['ratio']:.2f}x", flush=True)
     return rows
 
 
-def main(argv=None):
+def _main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=["lenet-300-100", "conv-2"])
     parser.add_argument("--n-train", type=int, default=None, help="examples per epoch (default per model)")
@@ -150,7 +152,7 @@ def main(argv=None):
     import os
     import platform
 
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores")
+    log.info(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores")
     rows = run_benchmark(args.models, args.n_train, args.batch_size, args.device, args.workers, args.repeats)
     if args.csv:
         import pandas as pd
@@ -159,4 +161,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    _main()

@@ -12,8 +12,8 @@ import time
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from .evaluation.bootstrap import FPRS, bootstrap_metrics, fpr_label
-from .evaluation.metrics import roc, tpr_at_fpr
+from ..evaluation.bootstrap import FPRS, bootstrap_metrics, fpr_label
+from ..evaluation.metrics import roc, tpr_at_fpr
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,98 @@
+"""The executor and the store under parallel and concurrent writers: same bits, one set of artefacts."""
+import multiprocessing as mp
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from mialth_utils.executor import run_units
+from mialth_utils.modelsets import ModelSet, ModelSetSpec
+from mialth_utils.training.loop import TrainSpec
+
+
+def _spec(**kw):
+    base = dict(dataset="fake", model="mlp", n_models=3, n_pool=200, n_population=50, n_levels=2,
+                controls=("random_mask",), train=TrainSpec(epochs=3, batch_size=64))
+    return ModelSetSpec(**{**base, **kw})
+
+
+def _logits(models: ModelSet) -> dict:
+    return {(m, lvl, b): models.logits(m, lvl, b) for m in range(models.spec.n_models) for lvl, b in models.chain(m)}
+
+
+def _same_bits(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def _square(x):
+    return x * x
+
+
+def test_run_units_in_process_and_on_a_local_cluster():
+    assert run_units(_square, [(1,), (2,), (3,)], workers=1) == [1, 4, 9]
+    assert run_units(_square, [(1,), (2,), (3,)], workers=2) == [1, 4, 9]
+    assert run_units(_square, [], workers=2) == []
+
+
+def test_workers_and_dask_give_the_same_bits_as_one_process(tmp_path):
+    one = _logits(ModelSet(_spec(), cache_dir=tmp_path / "one").build(workers=1))
+    two = _logits(ModelSet(_spec(), cache_dir=tmp_path / "two").build(workers=2))
+    assert _same_bits(one, two)
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        dask = _logits(ModelSet(_spec(), cache_dir=tmp_path / "dask").build(scheduler=cluster.scheduler_address))
+    assert _same_bits(one, dask)
+
+
+def _build(cache_dir):
+    ModelSet(_spec(), cache_dir=cache_dir).build(workers=1)
+
+
+def test_two_processes_building_one_model_set_at_once(tmp_path):
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_build, args=(tmp_path,)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(300)
+    assert [p.exitcode for p in procs] == [0, 0]
+    folders = [p for p in (tmp_path / "population").iterdir()]
+    assert all((p / "DONE").exists() for p in folders)  # no temporary folder left, none half-written
+    assert len(folders) == 3 * 3 + 2  # 3 models x 3 levels + the target's 2 random-mask levels
+    again = ModelSet(_spec(), cache_dir=tmp_path)
+    assert not any(again.missing(m) for m in range(3))
+
+
+def test_a_worker_killed_mid_level_then_a_rerun_gives_the_same_numbers(tmp_path):
+    reference = _logits(ModelSet(_spec(), cache_dir=tmp_path / "clean").build(workers=1))
+    ctx = mp.get_context("spawn")
+    proc = ctx.Process(target=_build_slow_then_die, args=(tmp_path / "killed",))
+    proc.start()
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((tmp_path / "killed" / "population").glob("*.tmp-*")):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join()
+    assert list((tmp_path / "killed" / "population").glob("*.tmp-*")), "the kill did not land mid-level"
+    rebuilt = _logits(ModelSet(_spec(), cache_dir=tmp_path / "killed").build(workers=1))
+    assert _same_bits(reference, rebuilt)
+    assert not list((tmp_path / "killed" / "population").glob("*.tmp-*"))  # the orphan was removed
+
+
+def _build_slow_then_die(cache_dir):
+    """Build the normal model set's artefacts, but slowly: the kill lands while a level is written."""
+    import mialth_utils.modelsets as M
+
+    original = M.ModelSet.save_outputs
+
+    def slow_save(self, art, net, info, states=None):
+        with art.writing() as folder:
+            (folder / "partial").write_text("being written")
+            time.sleep(60)
+        return original(self, art, net, info, states)
+
+    M.ModelSet.save_outputs = slow_save
+    ModelSet(_spec(), cache_dir=cache_dir).build(workers=1)
