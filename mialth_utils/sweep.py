@@ -114,6 +114,7 @@ def execute_run(notebook: str, runs_dir: str, name: str, params: dict, env: dict
     import papermill as pm
 
     os.environ.update(env)
+    setup_logging()  # also in a Dask worker process, so its runs are announced
     out, marker = Path(runs_dir) / f"{name}.ipynb", Path(runs_dir) / f"{name}.done"
     log.info("[sweep] %s ...", name)
     start = time.time()
