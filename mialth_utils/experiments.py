@@ -121,7 +121,7 @@ def class_count(spec: StudySpec, levels=(0,)) -> dict:
         n_cls = None if k >= n_total else k
         for subset in range(spec.n_subsets if n_cls else 1):
             models = model_set(spec, n_classes=n_cls, class_subset=subset, n_levels=max(levels), controls=(),
-                               **_sizes_for_subset(spec, n_cls, subset))
+                               **sizes_for_subset(spec, n_cls, subset))
             df, _ = audit_model_set(models, levels=levels, n_boot=spec.n_boot, seed=spec.seed,
                                     attacks_factory=lambda: default_attacks(spec.fast_attacks, spec.seed))
             df["n_classes"], df["subset"], df["n_pool"] = k, subset, models.spec.n_pool
@@ -133,7 +133,7 @@ def class_count(spec: StudySpec, levels=(0,)) -> dict:
     return {"table": table, "figure": plots.attack_vs_classes(table)}
 
 
-def _sizes_for_subset(spec: StudySpec, n_classes: int | None, subset: int) -> dict:
+def sizes_for_subset(spec: StudySpec, n_classes: int | None, subset: int) -> dict:
     """Pool and population sizes that fit a class subset (scaled down, ratio kept, when it is small)."""
     available = len(load_dataset(spec.dataset, n_classes=n_classes, seed=spec.seed, class_subset=subset).train_y)
     want = spec.models.n_pool + spec.models.n_population

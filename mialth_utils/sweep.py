@@ -23,9 +23,10 @@ from pathlib import Path
 from .executor import default_workers, run_units
 from .log import progress, setup as setup_logging
 from .paths import PROJECT_ROOT, results_root
+from .plan import plan
 from .store import spec_hash
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("mialth_utils.sweep")  # also when run as __main__
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 STUDY_SEEDS = {"smoke": (0, 1), "quick": (0, 1, 2), "paper": (0, 1, 2)}
 REPLICATED = ("03_lth_attack", "04_class_count")  # behind claims C1-C4: run over every seed
@@ -155,8 +156,9 @@ def run_study(profile: str = "quick", results_dir: str | None = None, notebooks=
     seeds = tuple(seeds or STUDY_SEEDS[profile])
     workers = workers or default_workers()
     root = results_root(results_dir)
-    report = run_many(study_runs(profile, seeds, notebooks, **params), results_dir, workers=workers,
-                      scheduler=scheduler)
+    runs = study_runs(profile, seeds, notebooks, **params)
+    plan(runs, workers, results_dir=results_dir)
+    report = run_many(runs, results_dir, workers=workers, scheduler=scheduler)
     study_log = {"profile": profile, "seeds": list(seeds), "workers": workers,
                  "command": f"python -m mialth_utils.sweep study --profile {profile}",
                  "wall_seconds": time.time() - start, "notebooks": report.seconds, "skipped": report.skipped,
@@ -186,6 +188,7 @@ def main(argv=None) -> int:
     study.add_argument("--profile", default="quick", choices=["smoke", "quick", "paper"])
     study.add_argument("--results-dir", default=None)
     study.add_argument("--seeds", default=None, help="comma-separated seeds for the replicated notebooks")
+    study.add_argument("--plan", action="store_true", help="only print what the study would train, and its cost")
     run = sub.add_parser("run", help="run notebooks over a parameter grid")
     run.add_argument("notebooks", nargs="+")
     run.add_argument("-p", "--param", action="append", default=[], help="name=v1,v2,... (a grid axis)")
@@ -198,6 +201,10 @@ def main(argv=None) -> int:
     setup_logging()
     if args.command == "study":
         seeds = tuple(int(x) for x in args.seeds.split(",")) if args.seeds else None
+        if args.plan:
+            plan(study_runs(args.profile, seeds or STUDY_SEEDS[args.profile]), args.workers or default_workers(),
+                 results_dir=args.results_dir)
+            return 0
         report = run_study(args.profile, args.results_dir, seeds=seeds, workers=args.workers,
                            scheduler=args.scheduler)
     else:

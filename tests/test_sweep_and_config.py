@@ -123,3 +123,20 @@ def test_a_seed_sweep_on_a_dask_cluster_equals_the_sequential_sweep(tmp_path):
         a = pd.read_csv(folder / "attacks.csv").drop(columns="seconds")
         b = pd.read_csv(tmp_path / "dask" / "experiments" / "lth_attack" / folder.name / "attacks.csv")
         pd.testing.assert_frame_equal(a, b.drop(columns="seconds"))
+
+
+def test_plan_counts_each_model_level_once_and_sees_the_store(tmp_path):
+    from mialth_utils import experiments
+    from mialth_utils.plan import plan
+
+    params = {"profile": "smoke", "dataset": "fake", "model": "mlp", "seed": 0, "results_dir": str(tmp_path)}
+    runs = [("03_lth_attack", params), ("07_sample_trajectories", params)]
+    before = plan(runs).set_index("notebook")
+    spec = study_spec(**params)
+    chain = spec.models.n_models * (spec.models.n_levels + 1) + 2 * spec.models.n_levels  # controls: target only
+    assert before.loc["03_lth_attack", "to_train"] == chain
+    assert before.loc["07_sample_trajectories", "to_train"] == 0  # the same IMP models: counted once
+    assert before.loc["03_lth_attack", "est_minutes"] > 0
+    experiments.model_set(spec, controls=("random_mask", "random_reinit"))
+    after = plan(runs).set_index("notebook")
+    assert after["to_train"].sum() == 0 and after.loc["03_lth_attack", "stored"] == chain

@@ -86,9 +86,7 @@ def mnist_like(name: str, tv_name: str, system_dirs: list[Path], download: bool,
 
 def ensure_fashion_mnist(allow_apt: bool = True, download: bool = False) -> Path:
     """Make Fashion-MNIST available offline: system package, else apt (as root), else torchvision download."""
-    from . import registry  # the system folder is looked up there, so tests can move it
-
-    system_dir = registry.FASHION_MNIST_SYSTEM_DIR
+    system_dir = FASHION_MNIST_SYSTEM_DIR
     folder = find_idx_dir([system_dir, data_root() / "fashion-mnist", data_root() / "FashionMNIST" / "raw"])
     if folder is not None:
         return folder
