@@ -10,6 +10,7 @@ from mialth_utils.sweep import NOTEBOOKS, REPLICATED, run_grid, run_study
 
 COMMON = {"dataset", "model", "seed", "device", "profile", "results_dir"}
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
+KERNELSPEC = {"name": "mialth", "display_name": "Python (mialth)", "language": "python"}
 
 
 def test_notebooks_exist_in_run_order():
@@ -27,7 +28,7 @@ def test_structure_and_parameters(path):
     assert COMMON <= set(pm.inspect_notebook(str(path))), "common parameters missing"
     for line in tagged[0].source.splitlines():
         assert "# help:" in line, f"parameter without help comment: {line}"
-    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.metadata["kernelspec"] == KERNELSPEC, "kernelspec: the kernel the set-up registers (make setup)"
     assert all(len(c.source.splitlines()) <= 15 for c in code), "a code cell over 15 lines belongs in the package"
     assert not any(line.lstrip().startswith(("def ", "class ")) for c in code for line in c.source.splitlines())
 
