@@ -130,7 +130,7 @@ def score_run(seed: int, n: int, effects: dict, same_noise=False, attack="loss")
 
 
 def c2_summary(runs, metric="auc") -> pd.Series:
-    return summary(v.verdict_c2(runs, ["loss"], n_boot=200), f"max_abs_ticket_minus_dense_{metric}")
+    return summary(v.verdict_c2(runs, ["loss"], n_boot=200), f"largest_ticket_minus_dense_{metric}")
 
 
 def test_c2_identical_scores_supported():
@@ -139,7 +139,7 @@ def test_c2_identical_scores_supported():
     assert len(table) == 2 * (2 + 1)  # per metric: two ticket levels and one summary row
     assert (table["verdict"] == "supported").all()
     assert table["estimate"].abs().max() == 0.0
-    assert summary(table, "max_abs_ticket_minus_dense_auc")["margin"] == v.C2_MARGINS["auc"]
+    assert summary(table, "largest_ticket_minus_dense_auc")["margin"] == v.C2_MARGINS["auc"]
 
 
 def test_c2_tickets_more_separating_contradicted():

@@ -36,7 +36,7 @@ class CMMIA(Attack):
             raise ValueError(f"metric must be 'cosine' or 'euclidean', got {metric!r}")
         self.metric, self.distance_percentile, self.min_neighbours = metric, distance_percentile, min_neighbours
         self.alpha, self.test, self.test_all = alpha, test, test_all
-        self.name = "cm_mia" + ("_all" if test_all else "") + ("_gauss" if test == "gaussian" else "")
+        self.name = "cm_mia" + ("_all" if test_all else "") + {"auto": "", "gaussian": "_gauss", "empirical": "_empirical"}[test]
 
     @staticmethod
     def features(ref_logits: np.ndarray) -> np.ndarray:

@@ -52,7 +52,7 @@ MODEL = {
 ATTACK = {
     "attack": "attack name (loss, correctness, confidence, entropy, modified_entropy, shokri, ml_leaks, "
               "lira_online, lira_offline, lira_offline_fixvar, rmia, label_only, samia, cm_mia, cm_mia_all, "
-              "cm_mia_gauss)",
+              "cm_mia_gauss, cm_mia_empirical)",
     "n_in": "number of members (target trained on them) in the balanced evaluation set, integer",
     "n_out": "number of non-members in the balanced evaluation set, integer; FPRs below 1/n_out are not resolvable",
     "n_refs": "number of reference (shadow) models the attack used, integer",

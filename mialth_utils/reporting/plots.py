@@ -54,7 +54,7 @@ FAMILY_MEMBERS = {
     "rmia": ("rmia",),
     "label_only": ("label_only",),
     "samia": ("samia",),
-    "cm_mia": ("cm_mia", "cm_mia_all", "cm_mia_gauss"),
+    "cm_mia": ("cm_mia", "cm_mia_all", "cm_mia_gauss", "cm_mia_empirical"),
 }
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
 FILLSTYLES = ("full", "none", "left", "bottom", "right")  # tells a family's attacks apart where no line is drawn
@@ -64,6 +64,7 @@ ATTACK_LABELS = {
     "lira_online": "LiRA online", "lira_offline": "LiRA offline", "lira_offline_fixvar": "LiRA offline, fixed var.",
     "rmia": "RMIA", "label_only": "Label-only", "samia": "SAMIA", "cm_mia": "CM-MIA",
     "cm_mia_all": "CM-MIA (every example tested)", "cm_mia_gauss": "CM-MIA (Gaussian test)",
+    "cm_mia_empirical": "CM-MIA (empirical test)",
 }
 METRIC_LABELS = {
     "auc": "AUC", "balanced_acc": "balanced accuracy", "advantage": "membership advantage (TPR - FPR)",

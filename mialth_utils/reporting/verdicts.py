@@ -49,7 +49,7 @@ E6_PAPER_GAIN = 0.105
 # (LiRA online/offline, RMIA, SAMIA). Discrete-score attacks (correctness, label_only) are left out:
 # their ties make TPR at 1% FPR meaningless.
 CLAIM_ATTACKS = ("loss", "modified_entropy", "shokri", "lira_online", "lira_offline", "rmia", "samia")
-E6_ATTACKS = ("cm_mia_gauss", "cm_mia")
+E6_ATTACKS = ("cm_mia", "cm_mia_empirical")
 E6_BASELINES = ("loss", "lira_offline", "modified_entropy")
 C2_METRICS = ("auc", "tpr@1%fpr")
 
@@ -324,7 +324,7 @@ def _c2_summary_row(key, attack, metric, level_rows) -> dict:
     detail = _join(f"levels: {counts}", "contradicted at levels " + ", ".join(contradicted) if contradicted else "",
                    f"largest difference at {worst['setting'].rsplit(', ', 1)[1]}",
                    _seed_note(worst["n_seeds"], examples_resampled=True))
-    return _row("C2", _setting_label(key, attack), RULE_C2[metric], f"max_abs_ticket_minus_dense_{metric}",
+    return _row("C2", _setting_label(key, attack), RULE_C2[metric], f"largest_ticket_minus_dense_{metric}",
                 worst["estimate"], worst["ci_low"], worst["ci_high"], worst["n_seeds"], verdict,
                 C2_MARGINS[metric], detail)
 
