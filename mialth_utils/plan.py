@@ -13,6 +13,7 @@ import time
 from dataclasses import replace
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from .config import StudySpec, study_spec
@@ -94,42 +95,50 @@ def _artifacts(set_spec: ModelSetSpec, compression: Compression | None, cache_di
             for m in range(set_spec.n_models) for level, branch in models.chain(m)]
 
 
-def seconds_per_example_epoch(set_spec: ModelSetSpec, device: str = "cpu", steps: int = 20) -> float:
-    """Time ``steps`` training steps of the architecture on random inputs of the data set's shape."""
+def seconds_per_example(set_spec: ModelSetSpec, device: str = "cpu", n_batches: int = 16) -> tuple[float, float]:
+    """(seconds per example-epoch of the kit's own training loop, seconds per example of prediction),
+    timed on random uint8 images of the data set's shape, single-threaded as a unit runs; the fastest
+    of three trials, since other processes on the machine only ever slow one down."""
     import torch
 
+    from .data.registry import TensorData
     from .executor import unit_threads
     from .models import build_model
-    from .training.loop import autocast, make_optimizer, resolve_precision
+    from .training.loop import train
+    from .training.predict import predict_logits
 
     shape, n_classes = SHAPES.get(set_spec.dataset, ((1, 28, 28), 10))
-    dev = torch.device(device)
-    net = build_model(set_spec.model, shape, n_classes).to(dev)
-    opt, _ = make_optimizer(net, set_spec.train, steps)
-    x = torch.randn(set_spec.train.batch_size, *shape, device=dev)
-    y = torch.randint(0, n_classes, (set_spec.train.batch_size,), device=dev)
-    precision, before = resolve_precision(set_spec.train.precision, dev), torch.get_num_threads()
+    n = n_batches * set_spec.train.batch_size
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=gen)
+    y = torch.randint(0, n_classes, (n,), generator=gen)
+    data = TensorData("timing", x, y, x[:16], y[:16],
+                      tuple(map(str, range(n_classes))), (0.5,) * shape[0], (0.25,) * shape[0]).to(device)
+    net = build_model(set_spec.model, shape, n_classes).to(data.device)
+    spec = replace(set_spec.train, epochs=1)
+    before = torch.get_num_threads()
     torch.set_num_threads(unit_threads())
+    train_s, predict_s = [], []
     try:
-        for i in range(steps + 3):
-            if i == 3:
-                start = time.perf_counter()
-            with autocast(dev, precision):
-                loss = torch.nn.functional.cross_entropy(net(x).float(), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        for trial in range(4):
+            start = time.perf_counter()
+            train(net, data, torch.arange(n), spec, seed=trial, bar=False)
+            middle = time.perf_counter()
+            predict_logits(net, data, data.train_x)
+            if trial:  # the first is a warm-up
+                train_s.append(middle - start)
+                predict_s.append(time.perf_counter() - middle)
     finally:
         torch.set_num_threads(before)
-    return (time.perf_counter() - start) / (steps * set_spec.train.batch_size)
+    return min(train_s) / n, min(predict_s) / n
 
 
 def plan(runs: list[tuple[str, dict]], workers: int = 1, device: str = "cpu",
          results_dir: str | None = None) -> pd.DataFrame:
     """One row per notebook run: model-levels it will train (each counted once, in the first run
-    that needs it), already stored, example-epochs, and estimated minutes of training steps on
-    ``workers`` single-threaded processes (a lower bound: prediction and attacks not included)."""
-    rates: dict[tuple, float] = {}
+    that needs it), already stored, example-epochs, and estimated minutes of training and prediction
+    on ``workers`` single-threaded processes (attacks, metrics and figures are not included)."""
+    rates: dict[tuple, tuple[float, float]] = {}
     seen: set[str] = set()
     rows = []
     for notebook, params in runs:
@@ -146,14 +155,16 @@ def plan(runs: list[tuple[str, dict]], workers: int = 1, device: str = "cpu",
                 if art.done:
                     row["stored"] += 1
                     continue
-                if example_epochs and key not in rates:
-                    rates[key] = seconds_per_example_epoch(replace(set_spec, model=key[0]), device)
+                if key not in rates:
+                    rates[key] = seconds_per_example(replace(set_spec, model=key[0]), device)
+                train_s, predict_s = rates[key]
                 row["to_train"] += 1
                 row["example_epochs"] += example_epochs
-                row["est_minutes"] += example_epochs * rates.get(key, 0.0) / 60
+                predictions = len(set_spec.view_names) * (set_spec.n_pool + set_spec.n_population)
+                row["est_minutes"] += (example_epochs * train_s + predictions * predict_s) / 60
         rows.append(row)
     table = pd.DataFrame(rows, columns=["notebook", "seed", "to_train", "stored", "example_epochs", "est_minutes"])
-    log.info("plan: %d model-levels to train (%d already stored), at least %.1f min of training on %d worker(s)"
+    log.info("plan: %d model-levels to train (%d already stored), about %.1f min of training on %d worker(s)"
              "\n%s", table["to_train"].sum(), table["stored"].sum(), table["est_minutes"].sum() / max(workers, 1),
              workers, table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     return table
