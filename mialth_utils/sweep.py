@@ -24,6 +24,7 @@ from .executor import default_workers, run_units
 from .log import progress, setup as setup_logging
 from .paths import PROJECT_ROOT, results_root
 from .plan import plan
+from .reporting.readme import sync_readme
 from .store import spec_hash
 
 log = logging.getLogger("mialth_utils.sweep")  # also when run as __main__
@@ -171,6 +172,9 @@ def run_study(profile: str = "quick", results_dir: str | None = None, notebooks=
     report.seconds.update(final.seconds)
     study_log.update(total_wall_seconds=time.time() - start, failed=report.failed)
     (root / "study_log.json").write_text(json.dumps(study_log, indent=2))
+    if root == (PROJECT_ROOT / "results").resolve() and (root / "tables" / "verdicts.csv").exists():
+        if sync_readme(root):  # the README's verdicts follow the committed table, word for word
+            log.info("README.md: verdicts block rewritten from results/tables/verdicts.csv")
     return report
 
 

@@ -109,3 +109,35 @@ def test_integers_stored_as_floats_are_reported():
     found = dictionary.floats_that_should_be_integers({"attacks": pd.DataFrame({"n_in": [500.0], "auc": [0.6]})})
     assert found == {"attacks": ["n_in"]}
     assert dictionary.floats_that_should_be_integers(tables()) == {}
+
+
+def test_readme_verdicts_are_the_committed_table_word_for_word():
+    from mialth_utils.paths import PROJECT_ROOT
+    from mialth_utils.reporting.readme import readme_block, verdicts_block
+
+    table = pd.read_csv(PROJECT_ROOT / "results" / "tables" / "verdicts.csv")
+    block = readme_block((PROJECT_ROOT / "README.md").read_text())
+    assert block, "README.md has no verdicts block"
+    assert block == verdicts_block(table), "README's verdicts differ from results/tables/verdicts.csv: run make study"
+    assert set(table["verdict"]) <= {"supported", "contradicted", "inconclusive"}
+
+
+def test_readme_block_is_rewritten_from_a_table(tmp_path):
+    from mialth_utils.reporting.readme import END, START, readme_block, sync_readme
+
+    (tmp_path / "tables").mkdir()
+    rows = pd.DataFrame({"claim": ["C1", "C2"], "setting": ["a", "a, loss, level 1"],
+                         "statistic": ["max sparsity kept", "ticket_minus_dense_auc"], "estimate": [0.5, 0.01],
+                         "ci_low": [float("nan"), -0.01], "ci_high": [float("nan"), 0.02], "n_seeds": [3, 3],
+                         "verdict": ["supported", "inconclusive"]})
+    rows.to_csv(tmp_path / "tables" / "verdicts.csv", index=False)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{START}\nold\n{END}\noutro\n")
+    assert sync_readme(tmp_path, readme) and not sync_readme(tmp_path, readme)
+    block = readme_block(readme.read_text())
+    assert "| C1 | a | `max sparsity kept` | 0.5000 |  | 3 | **supported** |" in block
+    assert "level 1" not in block  # per-level rows stay in the table
+    assert readme.read_text().startswith("intro\n") and readme.read_text().endswith("outro\n")
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="markers"):
+        sync_readme(tmp_path, readme)
