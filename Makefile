@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PROFILE ?= quick
 
-.PHONY: setup data study test test-all bench clean-cache
+.PHONY: setup browser data study test test-all bench clean-cache
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,19 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --user --name mialth --display-name "Python (mialth)" >/dev/null
 	touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed browser
+
+# Debian's chromium, which tests/test_browser.py drives through Playwright (`playwright install` would
+# download a browser): installed with apt-get when missing, apt-get is there and we are root; otherwise
+# a note, and that test skips saying why. Never fails the set-up.
+CHROMIUM ?= chromium
+browser:
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	      || echo "chromium: apt-get install failed; tests/test_browser.py will skip"; \
+	  else echo "chromium: not installed (needs root and apt-get); tests/test_browser.py will skip"; fi; }
 
 data: setup
 	$(PY) -m mialth_utils.data

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .executor import default_workers, run_units
+from .kernels import QuietKernelManager, kernel_config, kernel_name
 from .log import progress, setup as setup_logging
 from .paths import PROJECT_ROOT, results_root
 from .plan import plan
@@ -122,7 +123,8 @@ def execute_run(notebook: str, runs_dir: str, name: str, params: dict, env: dict
     start = time.time()
     try:
         pm.execute_notebook(notebook, str(out), parameters=params, progress_bar=False, cwd=str(Path(notebook).parent),
-                            kernel_name="mialth" if _has_kernel("mialth") else "python3")
+                            kernel_name=kernel_name(), kernel_manager_class=QuietKernelManager,
+                            config=kernel_config())
     except Exception as err:  # noqa: BLE001 (a failed run must not stop the sweep)
         message = str(err).strip().splitlines()[-1] if str(err).strip() else ""
         log.info("[sweep] %s FAILED after %.0fs (see %s)", name, time.time() - start, out)
@@ -131,12 +133,6 @@ def execute_run(notebook: str, runs_dir: str, name: str, params: dict, env: dict
     marker.write_text(json.dumps({"seconds": seconds, "params": params}))
     log.info("[sweep] %s done in %.0fs", name, seconds)
     return name, seconds, None
-
-
-def _has_kernel(name: str) -> bool:
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    return name in KernelSpecManager().find_kernel_specs()
 
 
 def study_runs(profile: str, seeds: tuple[int, ...], notebooks=STUDY, **params) -> list[tuple[str, dict]]:

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mialth_utils import sweep
+from mialth_utils import kernels, sweep
 from mialth_utils.evaluation.analysis import trajectory_summary, transfer_matrix
 from mialth_utils.config import study_spec
 from mialth_utils.reporting.widgets import filter_attacks, render, settings_options
@@ -34,6 +34,33 @@ def test_sweep_command_line(tmp_path):
     assert sweep.main(["run", str(tmp_path / "nb.ipynb"), "-p", "x=1,3", "--results-dir", str(tmp_path / "r")]) == 0
     assert sweep.main(["run", str(tmp_path / "nb.ipynb"), "-p", "x=2", "--results-dir", str(tmp_path / "r")]) == 1
     assert sweep.expand_grid({"a": [1, 2], "b": ["x"]}) == [{"a": 1, "b": "x"}, {"a": 2, "b": "x"}]
+
+
+def test_sweep_kernels_are_not_interrupted_at_shutdown_and_do_not_warn(tmp_path, monkeypatch, capfd):
+    """No SIGINT to a kernel that finished (it logged 'KeyboardInterrupt caught in kernel'); the kernel's
+    transport encrypted where pyzmq has CurveZMQ (else ipykernel warns about plain TCP on every run)."""
+    import zmq
+
+    signals, started = [], []
+    pre_start = kernels.QuietKernelManager._async_pre_start_kernel
+
+    async def spy_signal(self, signum):
+        signals.append(signum)
+
+    async def spy_start(self, **kw):
+        started.append((self.kernel_name, getattr(self, "transport_encryption", None)))
+        return await pre_start(self, **kw)
+
+    monkeypatch.setattr(kernels.QuietKernelManager, "_async_signal_kernel", spy_signal)
+    monkeypatch.setattr(kernels.QuietKernelManager, "_async_pre_start_kernel", spy_start)
+    tiny_notebook(tmp_path / "nb.ipynb")
+    assert sweep.run_grid([tmp_path / "nb.ipynb"], {"x": [1]}, results_dir=tmp_path / "res").ok
+    assert signals == []
+    assert [name for name, _ in started] == ["mialth" if kernels.has_kernel("mialth") else "python3"]
+    err = capfd.readouterr().err
+    assert "KeyboardInterrupt" not in err
+    if zmq.has("curve") and "transport_encryption" in kernels.AsyncKernelManager.class_trait_names():
+        assert started[0][1] == "auto" and "without encryption" not in err
 
 
 def test_study_spec_defaults_overrides_and_errors(tmp_path):
