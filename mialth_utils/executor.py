@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from typing import Any, Callable, Sequence
 
 from .log import progress
@@ -70,7 +71,10 @@ def _client(scheduler: str | None, n_workers: int):
         log.info("dask: submitting to the scheduler at %s", scheduler)
         return Client(scheduler)
     log.info("dask: local cluster of %d single-threaded worker processes", n_workers)
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    with warnings.catch_warnings():  # "port 8787 is already in use": there is no dashboard to host
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
     return _Closing(Client(cluster), cluster)
 
 
@@ -84,5 +88,10 @@ class _Closing:
         return self.client
 
     def __exit__(self, *exc):
-        self.client.close()
-        self.cluster.close()
+        quiet = logging.getLogger("distributed")  # "worker process still alive ..., killing" at close
+        level, quiet.level = quiet.level, logging.ERROR
+        try:
+            self.client.close()
+            self.cluster.close()
+        finally:
+            quiet.setLevel(level)

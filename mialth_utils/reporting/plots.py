@@ -25,6 +25,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from matplotlib.colors import ListedColormap, LogNorm, Normalize, TwoSlopeNorm
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -86,10 +87,14 @@ _TPR_METRIC = re.compile(r"^tpr@([0-9.]+)%fpr$")
 
 
 def _styled(function):
-    """Draw inside the module's rc settings, leaving the caller's global matplotlib state alone."""
+    """Draw inside the module's rc settings, leaving the caller's global matplotlib state alone. The
+    figure is closed in pyplot: it displays once, where a notebook shows it, not again at cell end."""
     def wrapper(*args, **kwargs):
         with plt.rc_context(RC):
-            return function(*args, **kwargs)
+            fig = function(*args, **kwargs)
+        if isinstance(fig, Figure):
+            plt.close(fig)
+        return fig
     wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ = function.__name__, function.__doc__, function
     return wrapper
 
