@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -191,6 +192,22 @@ def train(model: nn.Module, data: TensorData, train_idx: torch.Tensor, spec: Tra
     stopper = EarlyStopping(spec.early_stop_patience, heldout, data.normalise) if spec.early_stop_patience else None
     forward = private.module if private else model
     start = time.perf_counter()
+    with warnings.catch_warnings():
+        # Opacus' hooks warn on every backward that the input needs no gradient (it never does here)
+        warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+        _epochs(forward, model, data, train_idx, spec, gen, opt, sched, loss, precision, masks, snapshot_step,
+                result, state, private, stopper, hooks, desc, bar, start)
+    if private is not None:
+        result.privacy = private.report()
+        private.close()
+    if stopper is not None:
+        result.privacy.update(stopper.restore(model))
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _epochs(forward, model, data, train_idx, spec, gen, opt, sched, loss, precision, masks, snapshot_step, result,
+            state, private, stopper, hooks, desc, bar, start) -> None:
     for epoch in progress(range(spec.epochs), desc=desc, leave=False, disable=not bar):
         batches = ((b[0] for b in private.loader) if private else _shuffled(train_idx, spec.batch_size, gen))
         stats = _epoch(forward, model, data, batches, spec, gen, opt, sched, loss, precision, masks, snapshot_step,
@@ -203,13 +220,6 @@ def train(model: nn.Module, data: TensorData, train_idx: torch.Tensor, spec: Tra
                   stats["train_acc"], stats["seconds"])
         if stopper is not None and stopper.update(epoch + 1, model):
             break
-    if private is not None:
-        result.privacy = private.report()
-        private.close()
-    if stopper is not None:
-        result.privacy.update(stopper.restore(model))
-    result.seconds = time.perf_counter() - start
-    return result
 
 
 def _shuffled(train_idx: torch.Tensor, batch_size: int, gen: torch.Generator):
