@@ -149,3 +149,30 @@ def test_defence_effects_judge_heuristics_by_the_strongest_attack():
     assert any("**reduces**" in line for line in report_lines(effects.reset_index()))
     points = frontier_points(table)
     assert list(points["kind"]) == ["imp", "defence"] and list(points["label"]) == ["L0", "ls L0"]
+
+
+@pytest.mark.slow
+def test_defences_notebook_smoke_writes_tables_frontier_and_report(tmp_path):
+    """Notebook 10 at smoke through papermill, then the collector: DP rows carry their epsilon."""
+    import papermill as pm
+
+    from mialth_utils.paths import PROJECT_ROOT
+    from mialth_utils.reporting.report import write_report
+
+    results = tmp_path / "results"
+    pm.execute_notebook(str(PROJECT_ROOT / "notebooks" / "10_defences.ipynb"), str(tmp_path / "out.ipynb"),
+                        parameters={"profile": "smoke", "results_dir": str(results)}, progress_bar=False,
+                        kernel_name="python3")
+    folder = next((results / "experiments" / "defences").glob("*/"))
+    attacks = pd.read_csv(folder / "defences.csv")
+    assert set(attacks["defence"]) == {"none", "dp_eps8", "ppb", "label_smoothing", "weight_decay", "early_stopping"}
+    assert set(attacks["level"]) == {0, 1} and attacks["attack"].nunique() == 13
+    dp = attacks[attacks["defence"] == "dp_eps8"]
+    assert dp["dp_epsilon_spent"].notna().all() and (dp["dp_epsilon_target"] == 8.0).all()
+    assert (dp[dp["level"] == 0]["dp_epsilon_spent"] <= 8.0 + 1e-6).all()
+    assert (dp[dp["level"] == 1]["dp_epsilon_spent"] > 8.0).all()  # composed over the two trainings of the ticket
+    effects = pd.read_csv(folder / "defence_effects.csv")
+    assert set(effects["judged_by"]) == {"lira_online", "strongest"} and effects["effect"].notna().all()
+    report = write_report(results).read_text()
+    assert "## Defences" in report and "fig_defences_frontier_" in report and "LiRA (online)'s TPR@1%FPR" in report
+    assert list((results / "figures").glob("fig_defences_frontier_*.png"))

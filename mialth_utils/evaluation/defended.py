@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 # Model-set sizes of the defences notebook per profile (DP-SGD costs ~8-30x plain training on CPU);
 # levels audited: dense and the last IMP level.
 SIZES = {"smoke": dict(n_models=5, n_levels=1, prune_frac=0.5),
-         "quick": dict(n_models=5, n_pool=2000, n_population=500, n_levels=2, prune_frac=0.5, epochs=10),
+         "quick": dict(n_models=5, n_pool=2000, n_population=500, n_levels=1, prune_frac=0.75, epochs=10),
          "paper": dict(n_models=17, n_levels=4, prune_frac=0.5)}
 AUDIT_SIZES = {"smoke": dict(n_models=5), "quick": dict(n_models=5, epochs=10), "paper": {}}  # 09_audit_your_model
 
