@@ -120,7 +120,7 @@ def class_count(spec: StudySpec, levels=(0,)) -> dict:
     """E4 (04_class_count): the same pipeline on several seeded class subsets per class count k."""
     rec = RunRecorder(spec, "class_count")
     frames = []
-    n_total = load_dataset(spec.dataset, seed=spec.seed).n_classes
+    n_total = load_dataset(spec.dataset, seed=spec.seed, **_data_location(spec)).n_classes
     for k in spec.class_counts:
         n_cls = None if k >= n_total else k
         for subset in range(spec.n_subsets if n_cls else 1):
@@ -137,9 +137,15 @@ def class_count(spec: StudySpec, levels=(0,)) -> dict:
     return {"table": table, "figure": plots.attack_vs_classes(table)}
 
 
+def _data_location(spec: StudySpec) -> dict:
+    """Where an imagefolder data set is read from and at which size (ignored by the other data sets)."""
+    return {"path": spec.models.data_path or None, "image_size": spec.models.image_size}
+
+
 def _sizes_for_subset(spec: StudySpec, n_classes: int | None, subset: int) -> dict:
     """Pool and population sizes that fit a class subset (scaled down, ratio kept, when it is small)."""
-    available = len(load_dataset(spec.dataset, n_classes=n_classes, seed=spec.seed, class_subset=subset).train_y)
+    available = len(load_dataset(spec.dataset, n_classes=n_classes, seed=spec.seed, class_subset=subset,
+                                 **_data_location(spec)).train_y)
     want = spec.models.n_pool + spec.models.n_population
     if want <= available:
         return {}
@@ -286,8 +292,7 @@ def train_demo_target(spec: StudySpec, folder, n_members: int | None = None) -> 
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    data = load_dataset(spec.dataset, seed=spec.seed, path=spec.models.data_path or None,
-                        image_size=spec.models.image_size)
+    data = load_dataset(spec.dataset, seed=spec.seed, **_data_location(spec))
     n_members = n_members or min(1000, len(data.train_y) // 4)
     members = np.sort(np.random.default_rng((spec.seed, 9)).choice(len(data.train_y), n_members, replace=False))
     net = make_model(spec.model, data, spec.seed + 77)
