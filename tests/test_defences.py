@@ -176,3 +176,12 @@ def test_defences_notebook_smoke_writes_tables_frontier_and_report(tmp_path):
     report = write_report(results).read_text()
     assert "## Defences" in report and "fig_defences_frontier_" in report and "LiRA (online)'s TPR@1%FPR" in report
     assert list((results / "figures").glob("fig_defences_frontier_*.png"))
+
+
+def test_dp_sgd_is_reproducible_from_the_seed(data):
+    weights = []
+    for _ in range(2):
+        net = make_model("mlp", data, 0)
+        train(net, data, torch.arange(200), TrainSpec(epochs=1, batch_size=50, target_epsilon=4.0), seed=5, bar=False)
+        weights.append(torch.cat([p.detach().flatten() for p in net.parameters()]))
+    assert torch.equal(weights[0], weights[1])
