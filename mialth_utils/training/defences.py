@@ -11,6 +11,7 @@ held-out accuracy and stops after ``early_stop_patience`` epochs without improve
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -75,7 +76,9 @@ def make_private(model: nn.Module, optimizer, train_idx: torch.Tensor, spec, see
     gen = torch.Generator().manual_seed(seed)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(train_idx.cpu()),
                                          batch_size=spec.batch_size, generator=gen)
-    engine = PrivacyEngine(accountant="rdp")
+    with warnings.catch_warnings():  # "secure RNG turned off": seeded noise, for reproducible research runs
+        warnings.filterwarnings("ignore", message="Secure RNG turned off", category=UserWarning)
+        engine = PrivacyEngine(accountant="rdp")
     ghost = ghost_clipping_fits(model)
     extra = dict(grad_sample_mode="ghost", criterion=nn.CrossEntropyLoss(label_smoothing=spec.label_smoothing)) \
         if ghost else {}
