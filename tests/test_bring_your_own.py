@@ -147,3 +147,7 @@ def test_user_model_trained_outside_the_kit_is_audited_through_papermill(user_mo
     assert audit["auc"].max() > 0.6  # the target memorised its members
     assert len(refs) == 4 and refs["n_train"].between(360, 440).all()
     assert list((results / "figures").glob("*_audit_roc.png"))
+    from mialth_utils.reporting.report import write_report
+
+    report = write_report(results).read_text()  # every audit column is in the data dictionary
+    assert "## Audits of external targets" in report and "state_dict, level 0" in report
