@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,9 +19,12 @@ from .config import StudySpec
 from .data.registry import load_dataset
 from .evaluation.analysis import level_scores, trajectory_summary, transfer_matrix
 from .evaluation.audit import audit_model_set, run_attacks
+from .evaluation.defended import AUDIT_SIZES, SIZES as DEFENCE_SIZES, audit_defences, defence_settings
+from .evaluation.target_audit import TargetGame, audit_target
 from .evaluation.metrics import evaluate, roc_points
 from .modelsets import CompressedModelSet, ModelSet
 from .reporting import plots
+from .reporting import defences as defence_report
 from .reporting.results import RunRecorder
 from .runtime import resolve_device, seed_everything
 from .sparsity.compress import Compression
@@ -116,7 +120,7 @@ def class_count(spec: StudySpec, levels=(0,)) -> dict:
     """E4 (04_class_count): the same pipeline on several seeded class subsets per class count k."""
     rec = RunRecorder(spec, "class_count")
     frames = []
-    n_total = load_dataset(spec.dataset, seed=spec.seed).n_classes
+    n_total = load_dataset(spec.dataset, seed=spec.seed, **_data_location(spec)).n_classes
     for k in spec.class_counts:
         n_cls = None if k >= n_total else k
         for subset in range(spec.n_subsets if n_cls else 1):
@@ -133,9 +137,15 @@ def class_count(spec: StudySpec, levels=(0,)) -> dict:
     return {"table": table, "figure": plots.attack_vs_classes(table)}
 
 
+def _data_location(spec: StudySpec) -> dict:
+    """Where an imagefolder data set is read from and at which size (ignored by the other data sets)."""
+    return {"path": spec.models.data_path or None, "image_size": spec.models.image_size}
+
+
 def sizes_for_subset(spec: StudySpec, n_classes: int | None, subset: int) -> dict:
     """Pool and population sizes that fit a class subset (scaled down, ratio kept, when it is small)."""
-    available = len(load_dataset(spec.dataset, n_classes=n_classes, seed=spec.seed, class_subset=subset).train_y)
+    available = len(load_dataset(spec.dataset, n_classes=n_classes, seed=spec.seed, class_subset=subset,
+                                 **_data_location(spec)).train_y)
     want = spec.models.n_pool + spec.models.n_population
     if want <= available:
         return {}
@@ -239,3 +249,78 @@ def attack_compressed(data, member: np.ndarray, spec: StudySpec) -> pd.DataFrame
                        recall_at_alpha=float(decided[member].mean()), cost_seconds=attack.cost_seconds_)
         extras.append(row)
     return df.merge(pd.DataFrame(extras), on="attack", how="left")
+
+
+def defence_sizes(profile: str, **given) -> dict:
+    """The defences notebook's model-set sizes at ``profile``; a given value (not None) wins."""
+    return {**DEFENCE_SIZES.get(profile, {}), **{k: v for k, v in given.items() if v is not None}}
+
+
+def audit_sizes(profile: str, **given) -> dict:
+    """The audit notebook's reference count and recipe at ``profile``; a given value (not None) wins."""
+    return {**AUDIT_SIZES.get(profile, {}), **{k: v for k, v in given.items() if v is not None}}
+
+
+def defences(spec: StudySpec, epsilons=(8.0,), ppb_lambda: float = 1.0, label_smoothing: float = 0.1,
+             weight_decay: float = 5e-3, early_stop_patience: int = 2, max_grad_norm: float = 1.0,
+             levels=None) -> dict:
+    """10_defences: each defence on target and references, dense and IMP, every attack, the frontier."""
+    rec = RunRecorder(spec, "defences")
+    settings = defence_settings(epsilons, ppb_lambda, label_smoothing, weight_decay, early_stop_patience,
+                                max_grad_norm)
+    attacks, models = audit_defences(spec, settings, resolve_device(spec.device), levels)
+    rec.table("defences", attacks)
+    rec.table("defence_models", models)
+    effects = defence_report.defence_effects(attacks)
+    rec.table("defence_effects", effects)
+    fig = plots.privacy_utility_frontier(defence_report.frontier_points(attacks),
+                                         title="Defences: privacy-utility frontier (LiRA online; one point per "
+                                               "defence setting and level)")
+    plots.save_figure(fig, f"{spec.run_id}_defence_frontier", spec.results_dir)
+    rec.finish(defences=list(settings), levels=sorted(set(attacks["level"])))
+    return {"attacks": attacks, "models": models, "effects": effects, "figure": fig,
+            "statements": defence_report.report_lines(effects)}
+
+
+def train_demo_target(spec: StudySpec, folder, n_members: int | None = None) -> dict:
+    """A stand-in for a user's target (09_audit_your_model without a target): a model of ``spec.model``
+    trained with the recipe on ``n_members`` seeded examples; writes state.pt and members.npy."""
+    import torch
+
+    from .models import make_model
+    from .training.loop import train
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = load_dataset(spec.dataset, seed=spec.seed, **_data_location(spec))
+    n_members = n_members or min(1000, len(data.train_y) // 4)
+    members = np.sort(np.random.default_rng((spec.seed, 9)).choice(len(data.train_y), n_members, replace=False))
+    net = make_model(spec.model, data, spec.seed + 77)
+    train(net, data, torch.from_numpy(members), spec.models.train, seed=spec.seed + 78, desc="demo target")
+    torch.save(net.state_dict(), folder / "state.pt")
+    np.save(folder / "members.npy", members)
+    return {"state_path": str(folder / "state.pt"), "members_path": str(folder / "members.npy")}
+
+
+def audit_your_model(spec: StudySpec, members_path: str, state_path: str = "", logits_path: str = "",
+                     level: int = 0) -> dict:
+    """09_audit_your_model: references trained with the target's recipe (and pruning, at ``level``),
+    every attack on the target, the table, the ROC figure and the reference models' table."""
+    rec = RunRecorder(spec, "audit")
+    game = TargetGame(dataclasses.replace(spec.models, n_levels=level, controls=()), np.load(members_path),
+                      resolve_device(spec.device), spec.cache_dir).build()
+    rows, scores, info = audit_target(game, default_attacks(spec.fast_attacks, spec.seed), state_path=state_path or None,
+                                      logits_path=logits_path or None, level=level, n_boot=spec.n_boot,
+                                      seed=spec.seed)
+    rec.table("audit", rows)
+    refs = game.reference_table(level)
+    rec.table("audit_references", refs)
+    member = game.membership.keep[0]
+    n_out = min(int(member.sum()), int((~member).sum()))  # the balanced evaluation set's non-members
+    curves = {name: {**roc_points(s, member, spec.seed), **_legend(rows.assign(level=level), level, name)}
+              for name, s in scores.items()}
+    fig = plots.roc_loglog(curves, n_out, "Every attack on your model")
+    plots.save_figure(fig, f"{spec.run_id}_audit_roc", spec.results_dir)
+    rec.finish(target_source=info["target_source"], level=level, n_references=spec.models.n_models - 1,
+               n_pool=int(game.spec.n_pool))
+    return {"attacks": rows, "references": refs, "target": info, "figure": fig, "game": game}

@@ -33,10 +33,12 @@ from .signals import Game
 from .sparsity.compress import Compression, compress_model, count_params_and_macs
 from .sparsity.imp import BRANCHES, REWINDS, level_start
 from .sparsity.masks import check_sparsity_possible, counted_sparsity, masks_sparsity
+from .training.defences import composed_epsilon, dp_compatible
 from .training.loop import TrainSpec, train
 from .training.predict import accuracy, predict_logits
 
 log = logging.getLogger(__name__)
+NOT_TABULATED = ("sparsity_per_layer", "dp_history")  # lists in metrics.json, not table cells
 LOGITS_DTYPE = np.float32  # float16 logits saturate p_y and tie the top scores (issue 9): never store them
 
 
@@ -64,6 +66,8 @@ class ModelSetSpec:
     queries: str = "shifts"  # a key of data.views.VIEW_SETS; noise views are always added
     seed: int = 0
     class_subset: int = 0  # which seeded subset of n_classes classes (C3 uses several)
+    data_path: str = ""  # folder of an imagefolder data set ("" = $MIALTH_DATA/imagefolder)
+    image_size: int = 32  # side of the images an imagefolder data set is resized to
 
     def __post_init__(self):
         check_sparsity_possible(self.prune_frac, self.n_levels)
@@ -80,8 +84,10 @@ class ModelSetSpec:
         """The hashed form. Fields added after the first release enter it only when set, so that
         artefacts of unchanged settings keep their hashes (pinned in tests/test_store.py)."""
         out = dataclasses.asdict(self)
-        if out["class_subset"] == 0:
-            del out["class_subset"]
+        out["train"] = self.train.to_dict()
+        for name, default in (("class_subset", 0), ("data_path", ""), ("image_size", 32)):
+            if out[name] == default:
+                del out[name]
         return out
 
     @property
@@ -106,7 +112,8 @@ class _Game:
         self.spec = spec
         self.cache_dir = Path(cache_dir) if cache_dir else store.cache_root()
         self.data: TensorData = load_dataset(spec.dataset, n_classes=spec.n_classes, seed=spec.seed, device=device,
-                                             class_subset=spec.class_subset)
+                                             class_subset=spec.class_subset, path=spec.data_path or None,
+                                             image_size=spec.image_size)
         labels = self.data.train_y.cpu().numpy()
         self.pool_idx, self.population_idx = sample_pool(labels, spec.n_pool, spec.n_population, spec.seed)
         self.membership: Membership = make_membership(spec.n_models, spec.n_pool, spec.seed, spec.membership)
@@ -114,6 +121,15 @@ class _Game:
         self.population_labels = labels[self.population_idx]
         self.split_hash = array_hash(np.concatenate([self.pool_idx, self.population_idx]))
         self.game = Game(self.labels, self.population_labels, self.membership.keep, spec.n_pool, spec.view_names)
+
+    def make_net(self, seed: int):
+        """The spec's architecture with weights drawn from ``seed`` (made DP-compatible when DP-SGD is on)."""
+        return dp_compatible(make_model(self.spec.model, self.data, seed), self.spec.train.dp)
+
+    @property
+    def heldout(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Early stopping's held-out set: the even-indexed half of the test split (never trained on)."""
+        return self.data.test_x[::2], self.data.test_y[::2]
 
     def predict(self, net) -> torch.Tensor:
         """Logits of ``net`` on the pool then the population set, under every view: (Q, N + P, C)."""
@@ -202,7 +218,7 @@ class ModelSet(_Game):
         spec, start = self.spec, time.perf_counter()
         prev = self.artifact(m, level - 1, "imp").path if level else None
         begin = level_start(
-            level, branch, make_net=lambda seed=None: make_model(spec.model, self.data, seed or self._seed(m, 0)),
+            level, branch, make_net=lambda seed=None: self.make_net(seed or self._seed(m, 0)),
             prev_state=store.load_state(prev / "state.pt", self.data.device) if prev else None,
             prev_masks=store.load_state(prev / "masks.pt", self.data.device) if prev else None,
             rewind_state=(store.load_state(self.artifact(m, 0).path / "rewind.pt", self.data.device)
@@ -212,7 +228,8 @@ class ModelSet(_Game):
         net = begin.net
         member_idx = torch.from_numpy(self.pool_idx[self.membership.keep[m]])
         result = train(net, self.data, member_idx, spec.train, seed=self._seed(m, level, 3), masks=begin.masks,
-                       snapshot_step=begin.snapshot_step, desc=f"model {m} level {level} {branch}", bar=False)
+                       snapshot_step=begin.snapshot_step, desc=f"model {m} level {level} {branch}", bar=False,
+                       heldout=self.heldout if spec.train.early_stop_patience else None)
         states = {"state": net.state_dict(), "masks": begin.masks}
         if level == 0:
             if result.snapshot is None:
@@ -224,10 +241,21 @@ class ModelSet(_Game):
                 "mask_sparsity": masks_sparsity(begin.masks), "sparsity_per_layer": sp["per_layer"],
                 "n_train": int(self.membership.keep[m].sum()),
                 "final_loss": result.history[-1]["loss"] if result.history else float("nan"),
-                "compute_precision": result.precision, "seconds": time.perf_counter() - start}
+                "compute_precision": result.precision, "seconds": time.perf_counter() - start,
+                **self._privacy(result.privacy, prev)}
         info = self.save_outputs(self.artifact(m, level, branch), net, info, states)
         log.info("model %d level %d %s: sparsity %.3f train %.4f test %.4f (%.1fs)", m, level, branch,
                  sp["overall"], info["train_acc"], info["test_acc"], info["seconds"])
+
+    def _privacy(self, privacy: dict, prev: Path | None) -> dict:
+        """Defence columns of a model: DP-SGD's epsilon of this run and composed over the IMP chain that
+        made the ticket (its mask depends on every earlier level), early stopping's epoch."""
+        out = {k: v for k, v in privacy.items() if k != "dp_history"}
+        if "dp_history" in privacy:
+            history = (store.read_json(prev / "metrics.json")["dp_history"] if prev else []) + privacy["dp_history"]
+            out.update(dp_epsilon_target=self.spec.train.target_epsilon, dp_history=history,
+                       dp_epsilon_spent=composed_epsilon([history], privacy["dp_delta"]))
+        return out
 
     # ----------------------------------------------------------------- reading
     def _done_path(self, model: int, level: int, branch: str) -> Path:
@@ -254,7 +282,7 @@ class ModelSet(_Game):
 
     def table(self) -> pd.DataFrame:
         """One row per (model, level, branch) with accuracies and counted sparsity."""
-        rows = [{k: v for k, v in self.metrics(m, level, branch).items() if k != "sparsity_per_layer"}
+        rows = [{k: v for k, v in self.metrics(m, level, branch).items() if k not in NOT_TABULATED}
                 for m in range(self.spec.n_models) for level, branch in self.chain(m)]
         df = pd.DataFrame(rows)
         df["role"] = np.where(df["model_index"] == 0, "target", "reference")
@@ -321,7 +349,7 @@ class CompressedModelSet:
 
     def build_model(self, m: int) -> None:
         base, start = self.base, time.perf_counter()
-        net = make_model(self.spec.model, base.data, 0)
+        net = base.make_net(0)
         net.load_state_dict(base.state(m, 0))
         member_idx = torch.from_numpy(base.pool_idx[base.membership.keep[m]])
         seed = int(self.spec.seed) * 1_000_003 + m
@@ -343,7 +371,7 @@ class CompressedModelSet:
         if self.imp_level is None:
             return store.read_json(self.artifact(model).path / "metrics.json")
         info = dict(self.base.metrics(model, self.imp_level))
-        net = make_model(self.spec.model, self.base.data, 0)
+        net = self.base.make_net(0)
         net.load_state_dict(self.base.state(model, self.imp_level))
         info.update(count_params_and_macs(net, self.base.data.input_shape))
         info.update(compression=self.compression.label, method="imp", amount=str(self.compression.amount),

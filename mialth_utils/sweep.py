@@ -33,8 +33,10 @@ NOTEBOOKS = PROJECT_ROOT / "notebooks"
 STUDY_SEEDS = {"smoke": (0, 1), "quick": (0, 1, 2), "paper": (0, 1, 2)}
 REPLICATED = ("03_lth_attack", "04_class_count")  # behind claims C1-C4: run over every seed
 HEAVY = ("05_transfer", "06_compression_cmmia")  # train models of their own: start them early
+# 10_defences is not in the study (DP-SGD makes it ~5-9 min at quick on 2 shared cores): run it on its own with
+# python -m mialth_utils.sweep run notebooks/10_defences.ipynb -p profile=quick, then the collector.
 STUDY = ("00_quickstart", "01_data_and_splits", "02_train_dense", "03_lth_attack", "04_class_count",
-         "05_transfer", "06_compression_cmmia", "07_sample_trajectories", "90_collect_results")
+         "05_transfer", "06_compression_cmmia", "07_sample_trajectories", "09_audit_your_model", "90_collect_results")
 
 
 @dataclass

@@ -65,7 +65,7 @@ def tables():
 def test_every_schema_column_has_one_meaning():
     parts = [dictionary.IDENTIFYING, dictionary.MODEL, dictionary.ATTACK, dictionary._tpr_columns(),
              dictionary.CLASS_COUNT, dictionary.TRANSFER, dictionary.COMPRESSION, dictionary.TRAJECTORIES,
-             dictionary.VERDICTS, dictionary.RUNS]
+             dictionary.DEFENCES, dictionary.VERDICTS, dictionary.RUNS]
     assert sum(len(part) for part in parts) == len(dictionary.COLUMNS)  # no name defined twice
     schema = ("branch level sparsity train_acc test_acc gap attack n_in n_out n_refs n_queries auc auc_ci_low "
               "auc_ci_high balanced_acc advantage precision recall top_tie_block score_kind error n_classes subset "

@@ -6,7 +6,7 @@ import pandas as pd
 import papermill as pm
 import pytest
 
-from mialth_utils.sweep import NOTEBOOKS, REPLICATED, run_grid, run_study
+from mialth_utils.sweep import NOTEBOOKS, REPLICATED, STUDY, run_grid, run_study
 
 COMMON = {"dataset", "model", "seed", "device", "profile", "results_dir"}
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -54,7 +54,7 @@ def test_smoke_study_runs_every_notebook(smoke_study):
     assert report.ok, report.summary()
     seeds = json.loads((results / "study_log.json").read_text())["seeds"]
     assert len(seeds) >= 2  # the notebooks behind C1-C4 run once per seed
-    assert len(report.done) == len([p for p in ALL if p.stem != "08_explore"]) + len(REPLICATED) * (len(seeds) - 1)
+    assert len(report.done) == len([p for p in ALL if p.stem in STUDY]) + len(REPLICATED) * (len(seeds) - 1)
     assert json.loads((results / "study_log.json").read_text())["profile"] == "smoke"
 
 

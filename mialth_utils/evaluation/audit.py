@@ -20,6 +20,8 @@ from .bootstrap import top_tie_block
 from .metrics import evaluate
 
 log = logging.getLogger(__name__)
+DEFENCE_KEYS = ("dp_epsilon_target", "dp_epsilon_run", "dp_epsilon_spent", "dp_delta", "dp_noise_multiplier",
+                "early_stop_epoch")  # a defended model's own numbers, carried into every attack row
 
 
 def run_attacks(data: AttackData, member_mask: np.ndarray, attacks: list[Attack] | None = None, *,
@@ -67,8 +69,9 @@ def audit_model_set(models, levels=None, attacks_factory=default_attacks, *, tar
         df, scores = run_attacks(data, member, attacks_factory(), candidates=models.membership.target_pool,
                                  n_boot=n_boot, seed=seed)
         info = models.metrics(target, level, branch)
-        for key in ("level", "branch", "sparsity", "train_acc", "test_acc", "gap"):
-            df[key] = info[key]
+        for key in ("level", "branch", "sparsity", "train_acc", "test_acc", "gap") + DEFENCE_KEYS:
+            if key in info:
+                df[key] = info[key]
         frames.append(df)
         all_scores[level] = scores
         if "auc" in df:

@@ -141,6 +141,37 @@ TRAJECTORIES = {
     "n_non_members": "number of pool examples the model does not train on, integer",
 }
 
+DEFENCES = {
+    "defence": "defence applied to target and reference models alike: none (undefended), dp_eps<epsilon> (DP-SGD), "
+               "ppb, label_smoothing, weight_decay, early_stopping",
+    "defence_setting": "the training settings the defence changed, as name=value (undefended: none changed)",
+    "dp_epsilon_target": "epsilon DP-SGD was asked to reach in one training run (TrainSpec.target_epsilon)",
+    "dp_epsilon_run": "epsilon one DP-SGD training run spent (Opacus RDP accountant, at dp_delta)",
+    "dp_epsilon_spent": "epsilon the model cost in all: its DP-SGD runs composed over the IMP levels that made it "
+                        "(RDP; level 0: one run), at dp_delta",
+    "dp_delta": "DP delta of the epsilons (default 1 / number of training examples)",
+    "dp_noise_multiplier": "Gaussian noise std / clipping norm Opacus chose to reach dp_epsilon_target",
+    "early_stop_epoch": "epoch whose weights early stopping kept (best held-out accuracy), integer",
+    "early_stop_heldout_acc": "held-out accuracy (even-indexed half of the test split) at early_stop_epoch, 0..1",
+    "judged_by": "which attack judged the defence: lira_online, or strongest (the attack with the highest value of "
+                 "the metric on that model)",
+    "metric": "attack metric the row compares, e.g. tpr@0.1%fpr, tpr@1%fpr",
+    "strongest_attack": "the attack with the highest metric on the defended model (judged_by = strongest)",
+    "undefended_strongest_attack": "the attack with the highest metric on the undefended model at the same level",
+    "defended": "the metric on the defended model, 0..1",
+    "defended_ci_low": "lower end of the bootstrap 95% interval of defended, 0..1",
+    "defended_ci_high": "upper end of the bootstrap 95% interval of defended, 0..1",
+    "undefended": "the metric on the undefended model of the same setting and level, 0..1",
+    "undefended_ci_low": "lower end of the bootstrap 95% interval of undefended, 0..1",
+    "undefended_ci_high": "upper end of the bootstrap 95% interval of undefended, 0..1",
+    "undefended_test_acc": "test accuracy of the undefended target at the same level, 0..1",
+    "accuracy_cost": "undefended_test_acc - test_acc: accuracy points (as a fraction) the defence cost, -1..1",
+    "effect": "reduces | increases | no measurable change | not resolvable, by the rule in the row's rule column",
+    "target_source": "how an audited external target was given: state_dict or logits",
+    "n_references": "reference models trained for an audit, integer",
+    "defences": "defence settings of the run (list)",
+}
+
 VERDICTS = {
     "claim": "claim judged: C1..C5 (paper P1), E6 (paper P2)",
     "setting": "the data set / model / attack / level the verdict is about",
@@ -170,12 +201,13 @@ def _tpr_columns() -> dict[str, str]:
 
 
 COLUMNS: dict[str, str] = {**IDENTIFYING, **MODEL, **ATTACK, **_tpr_columns(), **CLASS_COUNT, **TRANSFER,
-                           **COMPRESSION, **TRAJECTORIES, **VERDICTS, **RUNS}
+                           **COMPRESSION, **TRAJECTORIES, **DEFENCES, **VERDICTS, **RUNS}
 
 
 # Tables whose rows are models, not attacks: an attack metric's name there would carry a second meaning
 # (the old accuracy.csv had `precision` = the bf16 training setting).
-MODEL_TABLES = ("accuracy", "compression_models", "model_set", "dense_models", "splits")
+MODEL_TABLES = ("accuracy", "compression_models", "model_set", "dense_models", "splits", "defence_models",
+                "audit_references")
 ATTACK_METRICS = set(ATTACK) - {"attack"} | set(_tpr_columns())
 
 

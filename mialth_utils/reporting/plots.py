@@ -697,6 +697,7 @@ FRONTIER_KINDS = {  # kind: (marker, legend label)
     "random_mask": ("s", "random mask control"),
     "random_reinit": ("^", "random re-init control"),
     "compression": ("D", "compression method"),
+    "defence": ("P", "defence setting (colour: sparsity)"),
 }
 COMPRESSION_COLOUR = "#CC3311"
 
@@ -759,7 +760,7 @@ def _frontier_axis(ax, summary: pd.DataFrame, metric: str, mappable, floor: floa
         if kind == "imp":
             ax.plot(x, y, color="0.7", linewidth=0.8, zorder=1)
         ax.scatter(x, y, c=colours, marker=marker, s=30, edgecolors="0.15", linewidths=0.5, zorder=2)
-        if kind in ("imp", "compression"):
+        if kind in ("imp", "compression", "defence"):
             offset = (4, -8) if kind == "compression" else (3, 3)  # apart when a method sits on a level
             for xi, yi, text in zip(x, y, part["label"]):
                 ax.annotate(text, (xi, yi), xytext=offset, textcoords="offset points", fontsize=5.5, color="0.25")

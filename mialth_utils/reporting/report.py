@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import defences as defence_report
 from . import plots
 from .dictionary import store_integers, write_dictionary
 from .html import write_html
@@ -69,6 +70,9 @@ def _figures(tables: dict, results_dir: Path) -> dict[str, list[str]]:
             jobs.append(("frontier", f"fig_frontier_{key}",
                          lambda acc=acc, att=att, cm=cm, cp=cp: plots.privacy_utility_frontier(
                              plots.frontier_points(acc, att, cm, cp))))
+    for key, g in _settings(tables.get("defences")):
+        jobs.append(("defences", f"fig_defences_frontier_{key}",
+                     lambda g=g: plots.privacy_utility_frontier(defence_report.frontier_points(g))))
     for claim, name, draw in jobs:
         try:
             plots.save_figure(draw(), name, results_dir)
@@ -146,6 +150,11 @@ def _render(results_dir: Path, tables: dict, verdicts: pd.DataFrame, figures: di
         lines += verdict_lines(rows)[2:] if len(rows) else ["- (not run in this study)", ""]
         lines += _notes(claim, tables)
     lines += ["## The privacy-utility frontier", ""] + figures.get("frontier", ["- (needs the lth_attack runs)"]) + [""]
+    lines += ["## Defences (DP-SGD, PPB, label smoothing, weight decay, early stopping)", "",
+              "Each defence trains the target and every reference model; heuristic defences are judged by the "
+              "strongest attack against them, DP-SGD by the epsilon it spent.", ""]
+    lines += figures.get("defences", []) + [""] + defence_report.report_lines(tables.get("defence_effects"))
+    lines += _audit_lines(tables.get("audit"))
     lines += _tie_notes(tables.get("attacks"))
     return "\n".join(lines) + "\n"
 
@@ -164,6 +173,20 @@ def _notes(claim: str, tables: dict) -> list[str]:
                     f"{', '.join(sorted(set(cm['test_used'].dropna())))}); end-to-end cost {cm['cost_seconds'].mean():.3f} s "
                     f"vs {full['cost_seconds'].mean():.3f} s testing every example.", ""]
     return []
+
+
+def _audit_lines(audit: pd.DataFrame | None) -> list[str]:
+    """One line per audited external target: its strongest attack at 1% FPR (by the run's own table)."""
+    if audit is None or audit.empty:
+        return []
+    lines = ["## Audits of external targets", ""]
+    for run_id, rows in audit.dropna(subset=["auc"]).groupby("run_id"):
+        best = defence_report.strongest(rows, "tpr@1%fpr")
+        lines.append(f"- `{run_id}` ({best['target_source']}, level {int(best['level'])}, test accuracy "
+                     f"{100 * best['test_acc']:.1f}%, gap {best['gap']:.3f}): strongest attack {best['attack']} "
+                     f"with TPR@1%FPR {100 * best['tpr@1%fpr']:.2f}% [{100 * best['tpr@1%fpr_ci_low']:.2f}, "
+                     f"{100 * best['tpr@1%fpr_ci_high']:.2f}], AUC {best['auc']:.3f}, {int(best['n_refs'])} references.")
+    return lines + [""]
 
 
 def _tie_notes(attacks: pd.DataFrame | None) -> list[str]:

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -22,6 +23,7 @@ from ..data.registry import TensorData
 from ..data.views import augment
 from ..log import progress
 from ..sparsity.masks import Masks, apply_masks
+from .defences import EarlyStopping, make_private, ppb_loss
 
 log = logging.getLogger(__name__)
 LossHook = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -42,6 +44,12 @@ class TrainSpec:
     label_smoothing: float = 0.0
     augment: bool = False
     precision: str = "auto"  # auto (bf16 autocast where the hardware does bf16 natively) | bf16 | fp32
+    # defences (issue 13); hashed only when set, so that older artefacts keep their hashes
+    target_epsilon: float = 0.0  # DP-SGD with Opacus when > 0: the epsilon one training run may spend
+    delta: float = 0.0  # DP delta; 0 means 1 / n_train
+    max_grad_norm: float = 1.0  # DP-SGD per-example clipping norm
+    ppb_lambda: float = 0.0  # PPB (Yuan & Zhang 2022): weight of the KL term between sorted posteriors
+    early_stop_patience: int = 0  # > 0: stop when held-out accuracy has not improved for that many epochs
 
     def __post_init__(self):
         if self.precision not in ("auto", "bf16", "fp32"):
@@ -52,9 +60,27 @@ class TrainSpec:
             raise ValueError(f"schedule must be 'cosine', 'step' or 'constant', got {self.schedule!r}")
         if not isinstance(self.epochs, int) or self.epochs < 0:
             raise ValueError(f"epochs must be a non-negative int, got {self.epochs!r}")
+        if self.target_epsilon < 0 or self.ppb_lambda < 0 or self.max_grad_norm <= 0 or self.delta < 0:
+            raise ValueError("target_epsilon, delta and ppb_lambda must be >= 0 and max_grad_norm > 0")
+        if self.target_epsilon and self.ppb_lambda:
+            raise ValueError("PPB's batch-pair term breaks DP-SGD's per-example gradients: use one of "
+                             "target_epsilon and ppb_lambda, not both")
+
+    @property
+    def dp(self) -> bool:
+        return self.target_epsilon > 0
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The hashed form: fields added later enter it only when set to a non-default value."""
+        out = dataclasses.asdict(self)
+        for name, default in LATER_FIELDS.items():
+            if out[name] == default:
+                del out[name]
+        return out
+
+
+LATER_FIELDS = {"target_epsilon": 0.0, "delta": 0.0, "max_grad_norm": 1.0, "ppb_lambda": 0.0,
+                "early_stop_patience": 0}
 
 
 @dataclass
@@ -63,6 +89,7 @@ class TrainResult:
     snapshot: dict | None = None  # weights saved at ``snapshot_step`` (for late rewinding)
     seconds: float = 0.0
     precision: str = "fp32"
+    privacy: dict = field(default_factory=dict)  # DP-SGD's achieved epsilon, early stopping's epoch
 
 
 def make_optimizer(model: nn.Module, spec: TrainSpec, steps: int):
@@ -117,33 +144,73 @@ def distillation_loss(spec: TrainSpec, teacher_logits: torch.Tensor, temperature
     return loss
 
 
+def default_loss(spec: TrainSpec) -> LossHook:
+    """Cross-entropy with the spec's label smoothing, plus PPB's term when ``ppb_lambda`` is set."""
+    base = cross_entropy(spec)
+    return ppb_loss(base, spec.ppb_lambda) if spec.ppb_lambda else base
+
+
 def train(model: nn.Module, data: TensorData, train_idx: torch.Tensor, spec: TrainSpec, *, seed: int,
           masks: Masks | None = None, snapshot_step: int | None = None, loss: LossHook | None = None,
-          hooks: tuple[EpochHook, ...] = (), desc: str = "train", bar: bool = True) -> TrainResult:
+          hooks: tuple[EpochHook, ...] = (), desc: str = "train", bar: bool = True,
+          heldout: tuple[torch.Tensor, torch.Tensor] | None = None) -> TrainResult:
     """Train ``model`` in place on ``data.train_x[train_idx]``.
 
-    ``masks`` keep pruned weights exactly zero (re-applied after every step). ``snapshot_step`` saves
-    the weights after that many optimiser steps (0 = before training) for late rewinding. ``loss``
-    replaces cross-entropy; ``hooks`` are called as ``hook(epoch, model, stats)`` after every epoch;
-    ``bar=False`` hides the per-epoch progress bar (model sets show one bar for all their models).
+    ``masks`` keep pruned weights exactly zero (re-applied after every step, DP-SGD's noisy steps
+    included). ``snapshot_step`` saves the weights after that many optimiser steps (0 = before
+    training) for late rewinding. ``loss`` replaces the default loss (``default_loss``); ``hooks`` are
+    called as ``hook(epoch, model, stats)`` after every epoch; ``bar=False`` hides the per-epoch
+    progress bar. Defences come from ``spec``: DP-SGD (``target_epsilon``; the model must have gone
+    through ``defences.dp_compatible``; the achieved epsilon lands in ``result.privacy``) and early
+    stopping on ``heldout`` (uint8 x, y) when ``early_stop_patience`` is set.
     """
     device = data.device
     train_idx = torch.as_tensor(train_idx, dtype=torch.long)
     if len(train_idx) == 0:
         raise ValueError("train_idx is empty: nothing to train on")
+    if spec.early_stop_patience and heldout is None:
+        raise ValueError("early_stop_patience needs a held-out set: pass heldout=(x, y)")
     gen = torch.Generator().manual_seed(seed)
-    opt, sched = make_optimizer(model, spec, spec.epochs * math.ceil(len(train_idx) / spec.batch_size))
-    loss = loss or cross_entropy(spec)
-    precision = resolve_precision(spec.precision, device)
+    steps = spec.epochs * math.ceil(len(train_idx) / spec.batch_size)
+    opt, sched = make_optimizer(model, spec, steps)
+    if spec.dp and loss is not None:
+        raise ValueError("DP-SGD trains with its own per-example cross-entropy: a custom loss hook "
+                         "(distillation, PPB) cannot be combined with target_epsilon")
+    loss = loss or default_loss(spec)
+    precision = "fp32" if spec.dp else resolve_precision(spec.precision, device)  # per-example grads in fp32
     if any(isinstance(m, nn.Conv2d) for m in model.modules()):
         model = model.to(memory_format=torch.channels_last)
     result, state = TrainResult(precision=precision), {"step": 0}
     apply_masks(model, masks)
     if snapshot_step == 0:
         result.snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    private = make_private(model, opt, train_idx, spec, seed) if spec.dp else None
+    if private is not None:
+        opt, sched = private.optimizer, torch.optim.lr_scheduler.LambdaLR(private.optimizer, sched.lr_lambdas[0])
+        if private.criterion is not None:
+            loss = lambda outputs, batch_idx, targets: private.criterion(outputs, targets)  # noqa: E731
+    stopper = EarlyStopping(spec.early_stop_patience, heldout, data.normalise) if spec.early_stop_patience else None
+    forward = private.module if private else model
     start = time.perf_counter()
+    with warnings.catch_warnings():
+        # Opacus' hooks warn on every backward that the input needs no gradient (it never does here)
+        warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+        _epochs(forward, model, data, train_idx, spec, gen, opt, sched, loss, precision, masks, snapshot_step,
+                result, state, private, stopper, hooks, desc, bar, start)
+    if private is not None:
+        result.privacy = private.report()
+        private.close()
+    if stopper is not None:
+        result.privacy.update(stopper.restore(model))
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _epochs(forward, model, data, train_idx, spec, gen, opt, sched, loss, precision, masks, snapshot_step, result,
+            state, private, stopper, hooks, desc, bar, start) -> None:
     for epoch in progress(range(spec.epochs), desc=desc, leave=False, disable=not bar):
-        stats = _epoch(model, data, train_idx, spec, gen, opt, sched, loss, precision, masks, snapshot_step,
+        batches = ((b[0] for b in private.loader) if private else _shuffled(train_idx, spec.batch_size, gen))
+        stats = _epoch(forward, model, data, batches, spec, gen, opt, sched, loss, precision, masks, snapshot_step,
                        result, state)
         stats.update(epoch=epoch + 1, seconds=time.perf_counter() - start)
         for hook in hooks:
@@ -151,24 +218,31 @@ def train(model: nn.Module, data: TensorData, train_idx: torch.Tensor, spec: Tra
         result.history.append(stats)
         log.debug("%s epoch %d/%d loss %.4f train_acc %.4f (%.1fs)", desc, epoch + 1, spec.epochs, stats["loss"],
                   stats["train_acc"], stats["seconds"])
-    result.seconds = time.perf_counter() - start
-    return result
+        if stopper is not None and stopper.update(epoch + 1, model):
+            break
 
 
-def _epoch(model, data, train_idx, spec, gen, opt, sched, loss, precision, masks, snapshot_step, result,
+def _shuffled(train_idx: torch.Tensor, batch_size: int, gen: torch.Generator):
+    order = train_idx[torch.randperm(len(train_idx), generator=gen)]
+    return (order[i:i + batch_size] for i in range(0, len(order), batch_size))
+
+
+def _epoch(forward, model, data, batches, spec, gen, opt, sched, loss, precision, masks, snapshot_step, result,
            state) -> dict:
-    """One pass over ``train_idx`` in a seeded order; returns mean loss, accuracy and learning rate."""
-    model.train()
+    """One pass over the batches of indices; returns mean loss, accuracy and learning rate."""
+    forward.train()
     device = data.device
-    order = train_idx[torch.randperm(len(train_idx), generator=gen)].to(device)
     total_loss, correct = torch.zeros((), device=device), torch.zeros((), device=device)
-    for i in range(0, len(order), spec.batch_size):
-        idx = order[i:i + spec.batch_size]
+    seen = 0
+    for idx in batches:
+        if len(idx) == 0:  # an empty Poisson batch (probability (1 - q)^n, negligible at the sizes used)
+            continue
+        idx = idx.to(device)
         xb, yb = data.train_x[idx], data.train_y[idx]
         if spec.augment:
             xb = augment(xb, gen)
         with autocast(device, precision):
-            out = model(data.normalise(xb))
+            out = forward(data.normalise(xb))
             batch_loss = loss(out, idx, yb)
         opt.zero_grad(set_to_none=True)
         batch_loss.backward()
@@ -180,5 +254,6 @@ def _epoch(model, data, train_idx, spec, gen, opt, sched, loss, precision, masks
             result.snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
         total_loss += batch_loss.detach() * len(idx)
         correct += (out.argmax(1) == yb).sum()
-    return {"loss": total_loss.item() / len(order), "train_acc": correct.item() / len(order),
-            "lr": sched.get_last_lr()[0]}
+        seen += len(idx)
+    seen = max(seen, 1)
+    return {"loss": total_loss.item() / seen, "train_acc": correct.item() / seen, "lr": sched.get_last_lr()[0]}
