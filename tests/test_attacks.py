@@ -135,3 +135,30 @@ def test_threshold_fixed_on_a_reference_model(memorised):
     rows, _ = run_attacks(data, member, [LossAttack(), LiRA(online=False)], n_boot=0, fixed_threshold=True)
     for _, row in rows.iterrows():
         assert 0.5 < row["balanced_acc_fixed"] <= row["balanced_acc"] + 1e-12, row["attack"]
+
+
+def test_signals_distinct_and_ordered_on_saturating_logits():
+    """Margins of 20-60 (memorised examples): float32 posteriors round to 1 there; the exact signals
+    stay distinct and ordered by the margin, and so do the class-thresholded attack scores."""
+    margins = np.linspace(20.0, 60.0, 400)
+    logits = np.zeros((400, 10))
+    logits[:, 3] = margins
+    logits[:, 5] = np.linspace(-2.0, 2.0, 400)[::-1]  # the runner-up varies too
+    y = np.full(400, 3)
+    closer = np.argsort(margins)  # increasing confidence
+    increasing = {"confidence": S.logit_scaled_confidence(logits, y), "-loss": -S.loss(logits, y),
+                  "-log entropy": -S.log_entropy(logits), "-log mentr": -S.log_modified_entropy(logits, y)}
+    for name, values in increasing.items():
+        assert np.all(np.isfinite(values)), name
+        assert np.all(np.diff(values[closer]) > 0), f"{name} not strictly increasing with the margin"
+    # the logs agree with the plain signals where those are representable
+    easy = np.log(np.array([[0.7, 0.2, 0.1], [0.2, 0.5, 0.3]]))
+    ye = np.array([0, 2])
+    np.testing.assert_allclose(S.log_entropy(easy), np.log(S.entropy(easy)), rtol=1e-12)
+    np.testing.assert_allclose(S.log_modified_entropy(easy, ye), np.log(S.modified_entropy(easy, ye)), rtol=1e-12)
+    for metric in ("confidence", "entropy", "modified_entropy"):
+        attack = SignalAttack(metric)
+        attack.thresholds_ = np.full(10, -3.0)
+        data = type("D", (), {"target_logits": logits[None], "labels": y})()
+        scores = attack.score(data)
+        assert len(np.unique(scores)) == 400, metric

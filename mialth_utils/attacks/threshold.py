@@ -1,8 +1,10 @@
 """Threshold attacks on one signal: loss (Yeom et al. 2018), correctness (the gap attack), and
 Song & Mittal's (2021) confidence / entropy / modified entropy with class-wise thresholds.
 
-The confidence attack thresholds p_y through its monotone transform log(p_y / (1 - p_y)), which
-ranks and thresholds exactly as p_y does but keeps its resolution where p_y rounds to 1.
+Each signal is thresholded through a monotone transform that decides exactly as the signal does but
+keeps its resolution where the softmax saturates: confidence through log(p_y / (1 - p_y)), entropy
+and modified entropy through their logarithms (a difference of a tiny entropy and a class threshold
+would round to the threshold, and whole blocks of examples would tie at the top of the scores).
 """
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ from .. import signals as S
 from .base import Attack, best_threshold
 
 SIGNALS = {"confidence": lambda lg, y: S.logit_scaled_confidence(lg, y),
-           "entropy": lambda lg, y: -S.entropy(lg),
-           "modified_entropy": lambda lg, y: -S.modified_entropy(lg, y)}
+           "entropy": lambda lg, y: -S.log_entropy(lg),
+           "modified_entropy": lambda lg, y: -S.log_modified_entropy(lg, y)}
 
 
 class LossAttack(Attack):
