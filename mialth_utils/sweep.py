@@ -31,12 +31,12 @@ from .store import spec_hash
 log = logging.getLogger("mialth_utils.sweep")  # also when run as __main__
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 STUDY_SEEDS = {"smoke": (0, 1), "quick": (0, 1, 2), "paper": (0, 1, 2)}
-REPLICATED = ("03_lth_attack", "04_class_count")  # behind claims C1-C4: run over every seed
-HEAVY = ("05_transfer", "06_compression_cmmia")  # train models of their own: start them early
-# 10_defences is not in the study (DP-SGD makes it ~5-9 min at quick on 2 shared cores): run it on its own with
-# python -m mialth_utils.sweep run notebooks/10_defences.ipynb -p profile=quick, then the collector.
+REPLICATED = ("03_lth_attack", "04_class_count", "05_transfer")  # behind claims C1-C5: run over every seed
+HEAVY = ("05_transfer", "06_compression_cmmia", "10_defences")  # train models of their own: start them early
+REUSES = ("05_transfer", "07_sample_trajectories")  # attack 03's models: run after 03, not beside it
 STUDY = ("00_quickstart", "01_data_and_splits", "02_train_dense", "03_lth_attack", "04_class_count",
-         "05_transfer", "06_compression_cmmia", "07_sample_trajectories", "09_audit_your_model", "90_collect_results")
+         "05_transfer", "06_compression_cmmia", "07_sample_trajectories", "09_audit_your_model", "10_defences",
+         "90_collect_results")
 
 
 @dataclass
@@ -141,7 +141,9 @@ def study_runs(profile: str, seeds: tuple[int, ...], notebooks=STUDY, **params) 
     """The study's runs in an order that trains each model set once: the replicated lottery-ticket
     notebooks first, seed by seed, then the rest of seed 0, which reuse what those trained."""
     present = [n for n in notebooks if (NOTEBOOKS / f"{n}.ipynb").exists() and not n.startswith("90_")]
-    first = [(n, s) for s in seeds for n in REPLICATED if n in present]
+    replicated = [n for n in REPLICATED if n in present]
+    first = ([(n, s) for s in seeds for n in replicated if n not in REUSES]  # then the ones reusing their models
+             + [(n, s) for s in seeds for n in replicated if n in REUSES])
     rest = [(n, seeds[0]) for n in sorted(present, key=lambda n: (n not in REPLICATED, n not in HEAVY, n))
             if n not in REPLICATED]
     return [(n, {"profile": profile, "seed": s, **params}) for n, s in first + rest]
