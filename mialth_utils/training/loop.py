@@ -180,7 +180,7 @@ def train(model: nn.Module, data: TensorData, train_idx: torch.Tensor, spec: Tra
     precision = "fp32" if spec.dp else resolve_precision(spec.precision, device)  # per-example grads in fp32
     if any(isinstance(m, nn.Conv2d) for m in model.modules()):
         model = model.to(memory_format=torch.channels_last)
-    result, state = TrainResult(precision=precision), {"step": 0}
+    result = TrainResult(precision=precision)
     apply_masks(model, masks)
     if snapshot_step == 0:
         result.snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -195,8 +195,8 @@ def train(model: nn.Module, data: TensorData, train_idx: torch.Tensor, spec: Tra
     with warnings.catch_warnings():
         # Opacus' hooks warn on every backward that the input needs no gradient (it never does here)
         warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
-        _epochs(forward, model, data, train_idx, spec, gen, opt, sched, loss, precision, masks, snapshot_step,
-                result, state, private, stopper, hooks, desc, bar, start)
+        run = _Run(forward, model, data, spec, gen, opt, sched, loss, precision, masks, snapshot_step, result)
+        _epochs(run, train_idx, private, stopper, hooks, desc, bar, start)
     if private is not None:
         result.privacy = private.report()
         private.close()
@@ -206,19 +206,36 @@ def train(model: nn.Module, data: TensorData, train_idx: torch.Tensor, spec: Tra
     return result
 
 
-def _epochs(forward, model, data, train_idx, spec, gen, opt, sched, loss, precision, masks, snapshot_step, result,
-            state, private, stopper, hooks, desc, bar, start) -> None:
-    for epoch in progress(range(spec.epochs), desc=desc, leave=False, disable=not bar):
-        batches = ((b[0] for b in private.loader) if private else _shuffled(train_idx, spec.batch_size, gen))
-        stats = _epoch(forward, model, data, batches, spec, gen, opt, sched, loss, precision, masks, snapshot_step,
-                       result, state)
+@dataclass
+class _Run:
+    """What every step of one training run uses (``forward`` is the model, or Opacus' wrapper of it)."""
+
+    forward: nn.Module
+    model: nn.Module
+    data: TensorData
+    spec: TrainSpec
+    gen: torch.Generator
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    loss: LossHook
+    precision: str
+    masks: Masks | None
+    snapshot_step: int | None
+    result: TrainResult
+    step: int = 0
+
+
+def _epochs(run: _Run, train_idx, private, stopper, hooks, desc, bar, start) -> None:
+    for epoch in progress(range(run.spec.epochs), desc=desc, leave=False, disable=not bar):
+        batches = ((b[0] for b in private.loader) if private else _shuffled(train_idx, run.spec.batch_size, run.gen))
+        stats = _epoch(run, batches)
         stats.update(epoch=epoch + 1, seconds=time.perf_counter() - start)
         for hook in hooks:
-            hook(epoch + 1, model, stats)
-        result.history.append(stats)
-        log.debug("%s epoch %d/%d loss %.4f train_acc %.4f (%.1fs)", desc, epoch + 1, spec.epochs, stats["loss"],
+            hook(epoch + 1, run.model, stats)
+        run.result.history.append(stats)
+        log.debug("%s epoch %d/%d loss %.4f train_acc %.4f (%.1fs)", desc, epoch + 1, run.spec.epochs, stats["loss"],
                   stats["train_acc"], stats["seconds"])
-        if stopper is not None and stopper.update(epoch + 1, model):
+        if stopper is not None and stopper.update(epoch + 1, run.model):
             break
 
 
@@ -227,11 +244,10 @@ def _shuffled(train_idx: torch.Tensor, batch_size: int, gen: torch.Generator):
     return (order[i:i + batch_size] for i in range(0, len(order), batch_size))
 
 
-def _epoch(forward, model, data, batches, spec, gen, opt, sched, loss, precision, masks, snapshot_step, result,
-           state) -> dict:
+def _epoch(run: _Run, batches) -> dict:
     """One pass over the batches of indices; returns mean loss, accuracy and learning rate."""
-    forward.train()
-    device = data.device
+    run.forward.train()
+    data, device = run.data, run.data.device
     total_loss, correct = torch.zeros((), device=device), torch.zeros((), device=device)
     seen = 0
     for idx in batches:
@@ -239,21 +255,21 @@ def _epoch(forward, model, data, batches, spec, gen, opt, sched, loss, precision
             continue
         idx = idx.to(device)
         xb, yb = data.train_x[idx], data.train_y[idx]
-        if spec.augment:
-            xb = augment(xb, gen)
-        with autocast(device, precision):
-            out = forward(data.normalise(xb))
-            batch_loss = loss(out, idx, yb)
-        opt.zero_grad(set_to_none=True)
+        if run.spec.augment:
+            xb = augment(xb, run.gen)
+        with autocast(device, run.precision):
+            out = run.forward(data.normalise(xb))
+            batch_loss = run.loss(out, idx, yb)
+        run.opt.zero_grad(set_to_none=True)
         batch_loss.backward()
-        opt.step()
-        sched.step()
-        apply_masks(model, masks)
-        state["step"] += 1
-        if snapshot_step is not None and state["step"] == snapshot_step:
-            result.snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        run.opt.step()
+        run.sched.step()
+        apply_masks(run.model, run.masks)
+        run.step += 1
+        if run.snapshot_step is not None and run.step == run.snapshot_step:
+            run.result.snapshot = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
         total_loss += batch_loss.detach() * len(idx)
         correct += (out.argmax(1) == yb).sum()
         seen += len(idx)
     seen = max(seen, 1)
-    return {"loss": total_loss.item() / seen, "train_acc": correct.item() / seen, "lr": sched.get_last_lr()[0]}
+    return {"loss": total_loss.item() / seen, "train_acc": correct.item() / seen, "lr": run.sched.get_last_lr()[0]}
