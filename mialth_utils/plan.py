@@ -95,7 +95,7 @@ def _artifacts(set_spec: ModelSetSpec, compression: Compression | None, cache_di
             for m in range(set_spec.n_models) for level, branch in models.chain(m)]
 
 
-def seconds_per_example(set_spec: ModelSetSpec, device: str = "cpu", n_batches: int = 16) -> tuple[float, float]:
+def seconds_per_example(set_spec: ModelSetSpec, device: str = "cpu", n_batches: int | None = None) -> tuple[float, float]:
     """(seconds per example-epoch of the kit's own training loop, seconds per example of prediction),
     timed on random uint8 images of the data set's shape, single-threaded as a unit runs; the fastest
     of three trials, since other processes on the machine only ever slow one down."""
@@ -108,26 +108,29 @@ def seconds_per_example(set_spec: ModelSetSpec, device: str = "cpu", n_batches: 
     from .training.predict import predict_logits
 
     shape, n_classes = SHAPES.get(set_spec.dataset, ((1, 28, 28), 10))
+    net = build_model(set_spec.model, shape, n_classes).to(device)
+    n_batches = n_batches or (16 if sum(p.numel() for p in net.parameters()) < 1_000_000 else 2)  # small nets: more
     n = n_batches * set_spec.train.batch_size
     gen = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (n, *shape), dtype=torch.uint8, generator=gen)
     y = torch.randint(0, n_classes, (n,), generator=gen)
     data = TensorData("timing", x, y, x[:16], y[:16],
                       tuple(map(str, range(n_classes))), (0.5,) * shape[0], (0.25,) * shape[0]).to(device)
-    net = build_model(set_spec.model, shape, n_classes).to(data.device)
     spec = replace(set_spec.train, epochs=1)
     before = torch.get_num_threads()
     torch.set_num_threads(unit_threads())
     train_s, predict_s = [], []
     try:
-        for trial in range(4):
+        for trial in range(4):  # the first is a warm-up; a slow model (seconds a trial) gets one timed trial
             start = time.perf_counter()
             train(net, data, torch.arange(n), spec, seed=trial, bar=False)
             middle = time.perf_counter()
             predict_logits(net, data, data.train_x)
-            if trial:  # the first is a warm-up
+            if trial:
                 train_s.append(middle - start)
                 predict_s.append(time.perf_counter() - middle)
+            if time.perf_counter() - start > 2.0 and train_s:
+                break
     finally:
         torch.set_num_threads(before)
     return min(train_s) / n, min(predict_s) / n

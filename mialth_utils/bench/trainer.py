@@ -135,7 +135,7 @@ def run_benchmark(models=("lenet-300-100", "conv-2"), n_train: int | None = None
             rows.append(row)
             log.info(f"{name:>14} n={n} bs={batch_size} {dev}: plain {row['plain_samples_per_s']:9.0f}/s "
                   f"(peak RSS {row['plain_peak_rss_mb']:.0f} MB) | kit {row['kit_samples_per_s']:9.0f}/s "
-                  f"(peak RSS {row['kit_peak_rss_mb']:.0f} MB) | ratio {row['ratio']:.2f}x", flush=True)
+                  f"(peak RSS {row['kit_peak_rss_mb']:.0f} MB) | ratio {row['ratio']:.2f}x")
     return rows
 
 
