@@ -394,3 +394,28 @@ def test_save_figure_writes_png_and_pdf_and_closes(tmp_path):
     assert all(p.parent == tmp_path / "figures" for p in paths)
     assert paths[0].stat().st_size > 1024 and paths[1].stat().st_size > 1024
     assert not plt.fignum_exists(fig.number)
+
+
+def test_roc_markers_sit_at_the_tpr_the_tables_report():
+    """On a vertical step the marker must be at the top (highest TPR at FPR <= target), not the bottom."""
+    from sklearn.metrics import roc_curve
+
+    rng = np.random.default_rng(0)
+    member = np.r_[np.ones(2000, bool), np.zeros(2000, bool)]
+    scores = np.where(member, rng.normal(0.6, 1, 4000), rng.normal(0, 1, 4000))
+    fpr, tpr, _ = roc_curve(member, scores)
+    fig = plots.roc_loglog({"rmia": {"fpr": fpr, "tpr": tpr}}, n_out=2000)
+    line = next(l for l in fig.axes[0].get_lines() if l.get_label().startswith("RMIA"))
+    marked = tpr[np.asarray(line.get_markevery())]
+    expected = [tpr[fpr <= t + 1e-12].max() for t in (1e-3, 1e-2, 1e-1)]
+    np.testing.assert_allclose(marked, expected)
+    plt.close(fig)
+
+
+def test_frontier_names_its_attack():
+    points = pd.DataFrame({"kind": ["imp", "imp"], "label": ["L0", "L1"], "level": [0, 1], "seed": [0, 0],
+                           "test_acc": [0.8, 0.79], "auc": [0.6, 0.61], "tpr@0.1%fpr": [0.01, 0.02],
+                           "sparsity": [0.0, 0.2], "attack": "rmia"})
+    fig = plots.privacy_utility_frontier(points)
+    assert "RMIA" in fig._suptitle.get_text()
+    plt.close(fig)

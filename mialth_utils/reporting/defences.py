@@ -112,5 +112,6 @@ def frontier_points(table: pd.DataFrame, attack: str = LIRA) -> pd.DataFrame:
                                      for d, lvl in zip(rows["defence"], rows["level"])],
                            "level": rows["level"].to_numpy(), "seed": rows["seed"].to_numpy() if "seed" in rows else 0,
                            "test_acc": rows["test_acc"].to_numpy(), "auc": rows["auc"].to_numpy(),
-                           "tpr@0.1%fpr": rows["tpr@0.1%fpr"].to_numpy(), "sparsity": rows["sparsity"].to_numpy()})
+                           "tpr@0.1%fpr": rows["tpr@0.1%fpr"].to_numpy(), "sparsity": rows["sparsity"].to_numpy(),
+                           "attack": attack})
     return points.reset_index(drop=True)

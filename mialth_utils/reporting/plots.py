@@ -326,8 +326,11 @@ def _level_colours(labels, sparsities, level_colors):
 
 
 def _marker_positions(fpr: np.ndarray) -> list[int]:
-    """Indices near FPR 1e-3, 1e-2, 1e-1 for sparse markers on a dense curve."""
-    return sorted({int(np.argmin(np.abs(np.log10(np.maximum(fpr, 1e-12)) - p))) for p in (-3, -2, -1)})
+    """Indices of the markers at FPR 1e-3, 1e-2, 1e-1: the last ROC point with FPR <= the target, so a
+    marker sits at the top of a vertical step, at the TPR the tables report (``_tpr_at``)."""
+    fpr = np.asarray(fpr, float)
+    return sorted({int(i) for i in np.searchsorted(fpr, np.array([1e-3, 1e-2, 1e-1]) + 1e-12, side="right") - 1
+                   if i >= 0})
 
 
 @_styled
@@ -683,8 +686,9 @@ def compression_panel(compression: pd.DataFrame, attacks_shown=COMPRESSION_HEADL
         axes[i, j].set_title(f"{setting} shadows: {metric_label(metric)}", fontsize=8)
     for ax in axes[-1]:
         ax.set_xticks(range(len(methods)), methods, rotation=35, ha="right")
-    fig.suptitle(f"Attacks on compressed targets (E6): mean and 95% interval over {_seeds_text(rows)}",
-                 fontsize=9)
+    interval = ("bootstrap 95% interval over examples (1 seed)" if _seeds_text(rows) == "1 seed"
+                else f"mean and 95% interval over {_seeds_text(rows)}")
+    fig.suptitle(f"Attacks on compressed targets (E6): {interval}", fontsize=9)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4))
     return fig
@@ -706,7 +710,7 @@ def frontier_points(accuracy: pd.DataFrame, attacks: pd.DataFrame, compression_m
                     compression: pd.DataFrame | None = None, attack: str = "lira_online") -> pd.DataFrame:
     """The privacy-utility points of one run: every IMP level and control (test accuracy from
     ``accuracy``, attack metrics from ``attacks``) and every compression method (shadows "matched").
-    Columns: kind, label, level, seed, test_acc, auc, tpr@0.1%fpr, sparsity."""
+    Columns: kind, label, level, seed, test_acc, auc, tpr@0.1%fpr, sparsity, attack."""
     columns = ["kind", "label", "level", "seed", "test_acc", "auc", "tpr@0.1%fpr", "sparsity"]
     lth = usable_rows(attacks[attacks["attack"] == attack], "auc")
     seed = ["seed"] if "seed" in lth and "seed" in accuracy else []
@@ -728,7 +732,7 @@ def frontier_points(accuracy: pd.DataFrame, attacks: pd.DataFrame, compression_m
     for column in columns:
         if column not in points:
             points[column] = np.nan
-    return points[columns]
+    return points[columns].assign(attack=attack)
 
 
 def _frontier_summary(points: pd.DataFrame) -> pd.DataFrame:
@@ -795,8 +799,9 @@ def privacy_utility_frontier(points: pd.DataFrame, title: str = ""):
                for kind, (marker, legend) in FRONTIER_KINDS.items() if kind in set(summary["kind"])]
     handles.append(Line2D([], [], label="chance", **CHANCE_STYLE))
     fig.legend(handles=handles, loc="upper center", ncol=len(handles), bbox_to_anchor=(0.45, 0.02))
-    fig.suptitle(title or f"Privacy-utility frontier ({_seeds_text(points)}; up = more leakage, right = more accurate)",
-                 fontsize=9)
+    attack = f", {attack_style(points['attack'].iloc[0])['label']}" if "attack" in points else ""
+    fig.suptitle(title or f"Privacy-utility frontier{attack} ({_seeds_text(points)}; up = more leakage, "
+                          "right = more accurate)", fontsize=9)
     return fig
 
 

@@ -550,9 +550,10 @@ def _e6_rows(key, group, attack, baseline, metric) -> list[dict]:
         return []
     per_seed = difference.groupby(level="seed").mean()
     estimate, low, high = seed_interval(per_seed)
-    covers = "covers" if low <= E6_PAPER_GAIN <= high else "does not cover"
+    covers = ("no interval to compare with" if not np.isfinite(low) else
+              "the interval covers it" if low <= E6_PAPER_GAIN <= high else "the interval does not cover it")
     compressions = ", ".join(sorted(difference.index.get_level_values("compression").unique()))
-    detail = _join(f"paper: +{E6_PAPER_GAIN} attack success rate over baselines; the interval {covers} it",
+    detail = _join(f"paper: +{E6_PAPER_GAIN} attack success rate over baselines; {covers}",
                    f"compressions: {compressions}", _seed_note(len(per_seed)))
     return [_row("E6", _setting_label(key, f"{attack} vs {baseline}"), RULE_E6[metric],
                  f"{attack}_minus_{baseline}_{metric}", estimate, low, high, len(per_seed),
