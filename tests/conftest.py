@@ -26,3 +26,15 @@ def small_model_set(tmp_path_factory):
                           controls=("random_mask", "random_reinit"), train=TrainSpec(epochs=30, batch_size=64),
                           seed=0)
     return ModelSet(spec, cache_dir=tmp_path_factory.mktemp("cache")).build(workers=1)
+
+
+def write_image_folder(folder, size: int, n_classes: int):
+    """A folder of class sub-folders of PNGs (torchvision's FakeData), as an ``imagefolder`` data set."""
+    from torchvision.datasets import FakeData
+
+    fake = FakeData(size=size, image_size=(3, 20, 24), num_classes=n_classes, random_offset=0)
+    for i in range(len(fake)):
+        img, label = fake[i]
+        (folder / f"class{label}").mkdir(parents=True, exist_ok=True)
+        img.save(folder / f"class{label}" / f"{i}.png")
+    return folder

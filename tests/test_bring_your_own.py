@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import papermill as pm
 import pytest
+from conftest import write_image_folder
 import torch
 
 from mialth_utils.attacks.lira import LiRA
@@ -76,13 +77,7 @@ def test_factory_string_builds_a_model_set_and_names_the_run(user_module, tmp_pa
 
 
 def test_imagefolder_path_and_image_size_are_parameters_and_hashed(tmp_path):
-    from torchvision.datasets import FakeData
-
-    fake = FakeData(size=40, image_size=(3, 20, 24), num_classes=2, random_offset=0)
-    for i in range(len(fake)):
-        img, label = fake[i]
-        (tmp_path / "imgs" / f"class{label}").mkdir(parents=True, exist_ok=True)
-        img.save(tmp_path / "imgs" / f"class{label}" / f"{i}.png")
+    write_image_folder(tmp_path / "imgs", size=40, n_classes=2)
     spec = study_spec("smoke", "imagefolder", data_path=str(tmp_path / "imgs"), image_size=8, n_pool=20,
                       n_population=4, results_dir=str(tmp_path / "r"))
     models = ModelSet(spec.models, cache_dir=tmp_path / "cache")

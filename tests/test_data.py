@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from conftest import write_image_folder
 import torch
 
 from mialth_utils.data import files as F, registry as D, views as V
@@ -82,13 +83,7 @@ def test_digits_and_fake_shapes():
 
 
 def test_imagefolder_reads_class_folders(tmp_path):
-    from torchvision.datasets import FakeData
-
-    fake = FakeData(size=30, image_size=(3, 20, 24), num_classes=3, random_offset=0)
-    for i in range(len(fake)):
-        img, label = fake[i]
-        (tmp_path / "imgs" / f"class{label}").mkdir(parents=True, exist_ok=True)
-        img.save(tmp_path / "imgs" / f"class{label}" / f"{i}.png")
+    write_image_folder(tmp_path / "imgs", size=30, n_classes=3)
     data = D.load_dataset("imagefolder", path=str(tmp_path / "imgs"), image_size=16)
     assert data.input_shape == (3, 16, 16)
     assert len(data.train_y) + len(data.test_y) == 30 and len(data.test_y) == 6

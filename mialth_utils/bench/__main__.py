@@ -24,6 +24,8 @@ def main(argv=None) -> pd.DataFrame:
     parser.add_argument("--models", nargs="+", default=["lenet-300-100", "conv-2"], help="trainer part")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workers", type=int, default=2, help="model-set part: worker processes")
+    parser.add_argument("--levels", type=int, default=4, help="model-set part: IMP levels after the dense one")
+    parser.add_argument("--epochs", type=int, default=30, help="model-set part: epochs per level (quick: 30)")
     parser.add_argument("--csv", default=None, help="also write the rows to this CSV")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -34,7 +36,8 @@ def main(argv=None) -> pd.DataFrame:
     if "bootstrap" in args.parts:
         rows.append({"part": "bootstrap (200 resamples, 4000 examples)", **bootstrap.benchmark()})
     if "modelset" in args.parts:
-        rows.append({"part": f"model set (sequential vs {args.workers} workers)", **modelset.benchmark(args.workers)})
+        result = modelset.benchmark(args.workers, epochs=args.epochs, n_levels=args.levels)
+        rows.append({"part": f"model set (sequential vs {args.workers} workers)", **result})
     table = pd.DataFrame(rows)
     for _, row in table.iterrows():
         log.info("%-45s ratio %.2fx", row["part"], row["ratio"])
