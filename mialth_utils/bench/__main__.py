@@ -13,6 +13,7 @@ import platform
 
 import pandas as pd
 
+from ..log import setup
 from . import bootstrap, modelset, trainer
 
 log = logging.getLogger("mialth_utils.bench")
@@ -28,7 +29,7 @@ def main(argv=None) -> pd.DataFrame:
     parser.add_argument("--epochs", type=int, default=30, help="model-set part: epochs per level (quick: 30)")
     parser.add_argument("--csv", default=None, help="also write the rows to this CSV")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup()  # the kit's INFO lines only (not every Dask worker's)
     log.info("machine: %s %s, %d cores", platform.machine(), platform.processor() or "", os.cpu_count())
     rows = []
     if "trainer" in args.parts:
