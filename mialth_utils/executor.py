@@ -64,15 +64,33 @@ def run_units(fn: Callable, units: Sequence[tuple], *, workers: int | None = Non
         return client.gather(futures)
 
 
+SLOW_ENVIRON = ("MALLOC_TRIM_THRESHOLD_",)
+
+
+def worker_environ() -> dict:
+    """Dask's environment for new worker processes without ``MALLOC_TRIM_THRESHOLD_``: Dask sets it to
+    64 KiB, which makes glibc hand memory back to the system after almost every free, and PyTorch's
+    small CPU tensors then train about 2.8x slower (measured: a quick model-level's training steps
+    0.57 s without it, 1.62 s with it). Notebook kernels started from a worker must not inherit it either."""
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+    for name in SLOW_ENVIRON:
+        environ.pop(name, None)
+    return environ
+
+
 def _client(scheduler: str | None, n_workers: int):
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
         log.info("dask: submitting to the scheduler at %s", scheduler)
         return Client(scheduler)
+    import dask
+
     log.info("dask: local cluster of %d single-threaded worker processes", n_workers)
-    with warnings.catch_warnings():  # "port 8787 is already in use": there is no dashboard to host
-        warnings.filterwarnings("ignore", message="Port .* is already in use")
+    with warnings.catch_warnings(), dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}):
+        warnings.filterwarnings("ignore", message="Port .* is already in use")  # there is no dashboard to host
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=logging.ERROR)
     return _Closing(Client(cluster), cluster)

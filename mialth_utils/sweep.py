@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .executor import default_workers, run_units
+from .executor import SLOW_ENVIRON, default_workers, run_units
 from .kernels import QuietKernelManager, kernel_config, kernel_name
 from .log import progress, setup as setup_logging
 from .paths import PROJECT_ROOT, results_root
@@ -119,6 +119,8 @@ def execute_run(notebook: str, runs_dir: str, name: str, params: dict, env: dict
     import papermill as pm
 
     os.environ.update(env)
+    for name in SLOW_ENVIRON:  # a Dask worker's malloc setting must not reach the kernel (executor.worker_environ)
+        os.environ.pop(name, None)
     setup_logging()  # also in a Dask worker process, so its runs are announced
     out, marker = Path(runs_dir) / f"{name}.ipynb", Path(runs_dir) / f"{name}.done"
     log.info("[sweep] %s ...", name)

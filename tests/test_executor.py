@@ -96,3 +96,12 @@ def _build_slow_then_die(cache_dir):
 
     M.ModelSet.save_outputs = slow_save
     ModelSet(_spec(), cache_dir=cache_dir).build(workers=1)
+
+
+def test_local_cluster_workers_do_not_inherit_dasks_malloc_trim_setting():
+    """Dask's default MALLOC_TRIM_THRESHOLD_=65536 slows PyTorch's CPU training about 2.8x here."""
+    import os
+
+    from mialth_utils.executor import run_units
+
+    assert run_units(os.getenv, [("MALLOC_TRIM_THRESHOLD_",), ("OMP_NUM_THREADS",)], workers=2) == [None, "1"]
