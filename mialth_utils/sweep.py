@@ -119,8 +119,8 @@ def execute_run(notebook: str, runs_dir: str, name: str, params: dict, env: dict
     import papermill as pm
 
     os.environ.update(env)
-    for name in SLOW_ENVIRON:  # a Dask worker's malloc setting must not reach the kernel (executor.worker_environ)
-        os.environ.pop(name, None)
+    for variable in SLOW_ENVIRON:  # a Dask worker's malloc setting must not reach the kernel (executor.worker_environ)
+        os.environ.pop(variable, None)
     setup_logging()  # also in a Dask worker process, so its runs are announced
     out, marker = Path(runs_dir) / f"{name}.ipynb", Path(runs_dir) / f"{name}.done"
     log.info("[sweep] %s ...", name)
