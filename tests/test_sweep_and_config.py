@@ -24,6 +24,7 @@ def test_sweep_keeps_going_after_a_failure_and_skips_done_runs(tmp_path):
     assert len(report.done) == 2 and len(report.failed) == 1 and not report.ok
     assert "x must not be 2" in next(iter(report.failed.values()))
     assert len(list((tmp_path / "res" / "runs").glob("*.ipynb"))) == 3
+    assert {p.stem for p in (tmp_path / "res" / "runs").glob("*.ipynb")} == set(report.done) | set(report.failed)
     again = sweep.run_grid([tmp_path / "nb.ipynb"], {"x": [1, 2, 3]}, results_dir=tmp_path / "res")
     assert len(again.skipped) == 2 and len(again.failed) == 1  # the failed run is tried again
     assert "1 failed" in again.summary()
