@@ -89,6 +89,10 @@ def _client(scheduler: str | None, n_workers: int):
     import dask
 
     log.info("dask: local cluster of %d single-threaded worker processes", n_workers)
+    # A nanny copies its pre-spawn environment into this process's os.environ and leaves it there, so a
+    # cluster started earlier (with Dask's defaults) would hand the setting on through inheritance.
+    for variable in SLOW_ENVIRON:
+        os.environ.pop(variable, None)
     with warnings.catch_warnings(), dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}):
         warnings.filterwarnings("ignore", message="Port .* is already in use")  # there is no dashboard to host
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,

@@ -104,4 +104,8 @@ def test_local_cluster_workers_do_not_inherit_dasks_malloc_trim_setting():
 
     from mialth_utils.executor import run_units
 
-    assert run_units(os.getenv, [("MALLOC_TRIM_THRESHOLD_",), ("OMP_NUM_THREADS",)], workers=2) == [None, "1"]
+    os.environ["MALLOC_TRIM_THRESHOLD_"] = "65536"  # as a Dask cluster started earlier in this process leaves it
+    try:
+        assert run_units(os.getenv, [("MALLOC_TRIM_THRESHOLD_",), ("OMP_NUM_THREADS",)], workers=2) == [None, "1"]
+    finally:
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
