@@ -94,6 +94,12 @@ class ModelSetSpec:
     def view_names(self) -> tuple[str, ...]:
         return view_names(self.queries)
 
+    def chain(self, model: int) -> list[tuple[int, str]]:
+        """(level, branch) of one model in build order: level l-1 of IMP always comes before level l;
+        the controls train for the target only, unless ``control_models="all"``."""
+        branches = ("imp",) + (tuple(self.controls) if self.control_models == "all" or model == 0 else ())
+        return [(lvl, b) for lvl in range(self.n_levels + 1) for b in branches if lvl > 0 or b == "imp"]
+
 
 class Outputs(Protocol):
     """What attack data are built from: one level of a model set, or a compressed model set."""
@@ -174,15 +180,8 @@ class ModelSet(_Game):
         spec["population"]["n_levels"] = None  # nor does how many levels follow
         return store.Artifact("population", spec, self.cache_dir)
 
-    def branches_for(self, model: int) -> tuple[str, ...]:
-        if self.spec.control_models == "all" or model == 0:
-            return ("imp",) + tuple(self.spec.controls)
-        return ("imp",)
-
     def chain(self, model: int) -> list[tuple[int, str]]:
-        """(level, branch) of one model in build order: level l-1 of IMP always comes before level l."""
-        return [(lvl, b) for lvl in range(self.spec.n_levels + 1) for b in self.branches_for(model)
-                if lvl > 0 or b == "imp"]
+        return self.spec.chain(model)
 
     def missing(self, model: int) -> list[tuple[int, str]]:
         out = []

@@ -20,7 +20,7 @@ from .config import StudySpec, study_spec
 from .data.files import DataNotFoundError
 from .experiments import sizes_for_subset
 from .store import spec_hash
-from .modelsets import ModelSet, ModelSetSpec
+from .modelsets import CompressedModelSet, ModelSet, ModelSetSpec
 from .sparsity.compress import Compression
 
 log = logging.getLogger("mialth_utils.plan")  # also when run as __main__
@@ -78,17 +78,11 @@ def _artifacts(set_spec: ModelSetSpec, compression: Compression | None, cache_di
         models = ModelSet(set_spec, "cpu", cache_dir)
     except DataNotFoundError:
         base = {k: v for k, v in set_spec.to_dict().items() if k not in ("controls", "control_models", "n_levels")}
-        def chain(m):
-            if compression is not None:
-                return [(0, "compressed")]
-            branches = ("imp",) + (set_spec.controls if m == 0 or set_spec.control_models == "all" else ())
-            return [(lvl, b) for lvl in range(set_spec.n_levels + 1) for b in branches if lvl > 0 or b == "imp"]
         extra = dataclasses.asdict(compression) if compression else None
+        chain = (lambda m: [(0, "compressed")]) if compression is not None else set_spec.chain
         return [(_Unstored(spec_hash({**base, "m": m, "level": lvl, "branch": b, "compression": extra})),
                  epochs * n_members) for m in range(set_spec.n_models) for lvl, b in chain(m)]
     if compression is not None:
-        from .modelsets import CompressedModelSet
-
         compressed = CompressedModelSet(models, compression)
         return [(compressed.artifact(m), epochs * n_members) for m in range(set_spec.n_models)]
     return [(models.artifact(m, level, branch), epochs * n_members)
