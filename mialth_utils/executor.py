@@ -58,9 +58,18 @@ def run_units(fn: Callable, units: Sequence[tuple], *, workers: int | None = Non
     from dask.distributed import as_completed
 
     with _client(scheduler, min(workers, len(units))) as client:
-        futures = [client.submit(_call, fn, args, pure=False) for args in units]
-        for future in progress(as_completed(futures), desc=desc, total=len(futures)):
+        # On the kit's own cluster a unit is submitted when a worker is free, so units start in the order
+        # given (submitted all at once, Dask hands the first few out two per worker up front, and the
+        # order the study relies on, e.g. the lottery-ticket runs first, is lost). A cluster of the
+        # user's, which may grow, gets every unit at once.
+        in_flight = len(units) if scheduler else min(workers, len(units))
+        futures = [client.submit(_call, fn, args, pure=False) for args in units[:in_flight]]
+        done = as_completed(futures)
+        for future in progress(done, desc=desc, total=len(units)):
             future.result()  # re-raise a unit's error here
+            if len(futures) < len(units):
+                futures.append(client.submit(_call, fn, units[len(futures)], pure=False))
+                done.add(futures[-1])
         return client.gather(futures)
 
 

@@ -156,11 +156,14 @@ def sizes_for_subset(spec: StudySpec, n_classes: int | None, subset: int) -> dic
 def transfer(spec: StudySpec, attacks=("lira_offline", "modified_entropy"), levels=None) -> dict:
     """E5 (05_transfer): attacks fitted at level a applied at level b, and across architectures."""
     rec = RunRecorder(spec, "transfer")
+    # the other architecture's set first: this run's own training, done while 03 may still be building the
+    # target architecture's set beside it (its chains are locked while built: this run then waits and loads)
+    other = (model_set(spec, model=spec.transfer_model, controls=())
+             if spec.transfer_model and spec.transfer_model != spec.model else None)
     models = model_set(spec)
     levels = list(range(0, spec.models.n_levels + 1, 2)) if levels is None else list(levels)
     frames = [transfer_matrix(models, a, levels, seed=spec.seed) for a in attacks]
-    if spec.transfer_model and spec.transfer_model != spec.model:
-        other = model_set(spec, model=spec.transfer_model, controls=())
+    if other is not None:
         frames += [transfer_matrix(models, a, levels, target_models=other, seed=spec.seed) for a in attacks]
     table = pd.concat(frames, ignore_index=True)
     rec.table("transfer", table)

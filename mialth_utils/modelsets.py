@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -35,7 +36,7 @@ from .sparsity.imp import BRANCHES, REWINDS, level_start
 from .sparsity.masks import check_sparsity_possible, counted_sparsity, masks_sparsity
 from .training.defences import composed_epsilon, dp_compatible
 from .training.loop import TrainSpec, train
-from .training.predict import accuracy, predict_logits
+from .training.predict import accuracy, predict_logits, query_inputs
 
 log = logging.getLogger(__name__)
 NOT_TABULATED = ("sparsity_per_layer", "dp_history")  # lists in metrics.json, not table cells
@@ -137,10 +138,23 @@ class _Game:
         """Early stopping's held-out set: the even-indexed half of the test split (never trained on)."""
         return self.data.test_x[::2], self.data.test_y[::2]
 
+    @cached_property
+    def _queried(self) -> torch.Tensor:
+        """The pool then the population set, as uint8 images."""
+        return self.data.train_x[torch.from_numpy(np.concatenate([self.pool_idx, self.population_idx]))]
+
+    @cached_property
+    def _query_inputs(self):
+        """Their views' inputs, built once and reused by every model this model set predicts."""
+        return query_inputs(self.data, self._queried, self.spec.view_names)
+
+    @cached_property
+    def _test_inputs(self):
+        return query_inputs(self.data, self.data.test_x, batch_size=4096)
+
     def predict(self, net) -> torch.Tensor:
         """Logits of ``net`` on the pool then the population set, under every view: (Q, N + P, C)."""
-        idx = torch.from_numpy(np.concatenate([self.pool_idx, self.population_idx]))
-        return predict_logits(net, self.data, self.data.train_x[idx], self.spec.view_names)
+        return predict_logits(net, self.data, self._queried, self.spec.view_names, inputs=self._query_inputs)
 
     def save_outputs(self, art: store.Artifact, net, info: dict, states: dict | None = None) -> dict:
         """Predict, add accuracies and the gap to ``info``, and write the artefact in one atomic step."""
@@ -148,7 +162,7 @@ class _Game:
         correct = logits[0, : self.spec.n_pool].argmax(1).numpy() == self.labels
         keep = self.membership.keep[info["model_index"]]
         info.update(train_acc=float(correct[keep].mean()), nonmember_pool_acc=float(correct[~keep].mean()),
-                    test_acc=accuracy(net, self.data, self.data.test_x, self.data.test_y))
+                    test_acc=accuracy(net, self.data, self.data.test_x, self.data.test_y, inputs=self._test_inputs))
         info["gap"] = info["train_acc"] - info["test_acc"]
         with art.writing() as folder:
             for name, state in (states or {}).items():
@@ -311,7 +325,9 @@ def build_chain(spec: ModelSetSpec, cache_dir: str, model: int, device: str = "a
     """One unit of work (any process can run it): every missing level of one model's chain."""
     from .runtime import resolve_device
 
-    ModelSet(spec, resolve_device(device), cache_dir).build_model(model)
+    models = ModelSet(spec, resolve_device(device), cache_dir)
+    with store.building(models.artifact(model, 0)):  # a run beside this one wanting the chain waits, then loads it
+        models.build_model(model)
     return model
 
 

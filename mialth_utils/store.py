@@ -6,13 +6,16 @@ training, seed). It is built in a uniquely named temporary folder beside it, whi
 ``spec.json`` and a ``DONE`` marker last and is then renamed into place in one step: ``DONE``
 present means load. Two processes building the same artefact both finish; the first rename wins
 and the other discards its copy. A writer killed mid-way leaves only its temporary folder, which
-the next writer on the same host removes once its process is gone.
+the next writer on the same host removes once its process is gone. So that two processes do not
+both do the work, a unit that builds a chain of artefacts holds ``building(first_artifact)``: the
+second waits, then finds the chain done.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import shutil
 import socket
@@ -25,6 +28,8 @@ import numpy as np
 import torch
 
 from .paths import cache_root
+
+log = logging.getLogger(__name__)
 
 
 class CorruptArtifactError(RuntimeError):
@@ -171,3 +176,22 @@ def cached(kind: str, spec: dict, build: Callable[[Path], None], root: Path | No
         with art.writing() as folder:
             build(folder)
     return art.path
+
+
+@contextmanager
+def building(artifact: Artifact) -> Iterator[None]:
+    """Hold an exclusive lock named after ``artifact`` (``<cache>/locks/``) while building it and what
+    follows from it: another process asking for the same lock waits until this one is done. The lock
+    is the operating system's (``fcntl.flock``), released when its holder exits or is killed, so a
+    dead worker never blocks the next. Where there are no such locks (Windows, some network file
+    systems) it only logs: the atomic rename keeps the store correct, the work may be done twice."""
+    path = artifact.path.parent.parent / "locks" / f"{artifact.kind}-{artifact.hash}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            import fcntl
+
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except (ImportError, OSError) as err:
+            log.debug("no lock for %s (%s): building without one", path, err)
+        yield

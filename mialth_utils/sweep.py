@@ -33,7 +33,7 @@ NOTEBOOKS = PROJECT_ROOT / "notebooks"
 STUDY_SEEDS = {"smoke": (0, 1), "quick": (0, 1, 2), "paper": (0, 1, 2)}
 REPLICATED = ("03_lth_attack", "04_class_count", "05_transfer")  # behind claims C1-C5: run over every seed
 HEAVY = ("05_transfer", "06_compression_cmmia", "10_defences")  # train models of their own: start them early
-REUSES = ("05_transfer", "07_sample_trajectories")  # attack 03's models: run after 03, not beside it
+REUSES = ("05_transfer", "07_sample_trajectories")  # attack 03's models: listed after 03 (beside it, they wait for its chains)
 STUDY = ("00_quickstart", "01_data_and_splits", "02_train_dense", "03_lth_attack", "04_class_count",
          "05_transfer", "06_compression_cmmia", "07_sample_trajectories", "09_audit_your_model", "10_defences",
          "90_collect_results")

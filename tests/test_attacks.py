@@ -162,3 +162,31 @@ def test_signals_distinct_and_ordered_on_saturating_logits():
         data = type("D", (), {"target_logits": logits[None], "labels": y})()
         scores = attack.score(data)
         assert len(np.unique(scores)) == 400, metric
+
+
+def test_logsumexp_is_scipys_bit_for_bit():
+    """The kit's logsumexp (the pivot of every signal) returns exactly scipy's values: ties at the
+    maximum, -inf entries (a class set aside), saturating and float32-rounded logits, several shapes."""
+    from scipy.special import logsumexp
+
+    rng = np.random.default_rng(0)
+    for shape in [(4, 3, 500, 10), (500, 10), (7, 2), (50, 100)]:
+        a = rng.normal(0, 5, shape)
+        a[..., 0] = np.where(rng.random(shape[:-1]) < 0.3, a[..., 1], a[..., 0])
+        a[..., -1] = np.where(rng.random(shape[:-1]) < 0.2, -np.inf, a[..., -1])
+        for x in (a, 40 * a, a.astype(np.float32).astype(np.float64)):
+            np.testing.assert_array_equal(S.logsumexp(x), logsumexp(x, axis=-1))
+
+
+def _rmia_refit_per_a(data, a_grid=tuple(np.linspace(0, 1, 11))):
+    """RMIA the plain way: each candidate ``a`` refits the attack on reference 0 playing the target."""
+    from sklearn.metrics import roc_auc_score
+
+    pseudo, keep = S.as_target(data, 0)
+    aucs = [roc_auc_score(keep, RMIA(a=a).fit(pseudo).score(pseudo)) for a in a_grid]
+    return RMIA(a=float(a_grid[int(np.argmax(aucs))])).fit(data).score(data)
+
+
+def test_rmia_computes_reference_probabilities_once_with_the_same_scores(memorised):
+    data, _ = memorised
+    np.testing.assert_array_equal(RMIA().fit(data).score(data), _rmia_refit_per_a(data))

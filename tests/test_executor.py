@@ -36,6 +36,23 @@ def test_run_units_in_process_and_on_a_local_cluster():
     assert run_units(_square, [], workers=2) == []
 
 
+def _note_start(path, i, seconds):
+    with open(path, "a") as log:
+        log.write(f"{i}\n")
+    time.sleep(seconds)
+    return i
+
+
+def test_local_cluster_starts_units_in_the_order_given(tmp_path):
+    """Unit 0 is long: units 1-4 all run on the other worker meanwhile, in order (handed out all at
+    once, Dask would have queued unit 2 behind unit 0 on the first worker)."""
+    log = tmp_path / "starts.txt"
+    units = [(log, 0, 3.0)] + [(log, i, 0.2) for i in range(1, 5)]
+    assert run_units(_note_start, units, workers=2) == [0, 1, 2, 3, 4]
+    starts = [int(line) for line in log.read_text().split()]
+    assert sorted(starts[:2]) == [0, 1] and starts[2:] == [2, 3, 4]  # units 0 and 1 start together
+
+
 def test_workers_and_dask_give_the_same_bits_as_one_process(tmp_path):
     one = _logits(ModelSet(_spec(), cache_dir=tmp_path / "one").build(workers=1))
     two = _logits(ModelSet(_spec(), cache_dir=tmp_path / "two").build(workers=2))
@@ -47,13 +64,26 @@ def test_workers_and_dask_give_the_same_bits_as_one_process(tmp_path):
     assert _same_bits(one, dask)
 
 
-def _build(cache_dir):
+def _build(cache_dir, trained_log=None):
+    import mialth_utils.modelsets as M
+
+    if trained_log:  # note every (model, level, branch) this process trains
+        original = M.ModelSet._build_level
+
+        def logged(self, m, level, branch):
+            with open(trained_log, "a") as log:
+                log.write(f"{m} {level} {branch}\n")
+            return original(self, m, level, branch)
+
+        M.ModelSet._build_level = logged
     ModelSet(_spec(), cache_dir=cache_dir).build(workers=1)
 
 
 def test_two_processes_building_one_model_set_at_once(tmp_path):
+    """One set of artefacts, no error, and each model-level trained once: the second process waits
+    for the chain the first is building (store.building) instead of training it too."""
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_build, args=(tmp_path,)) for _ in range(2)]
+    procs = [ctx.Process(target=_build, args=(tmp_path, tmp_path / f"trained-{i}.txt")) for i in range(2)]
     for p in procs:
         p.start()
     for p in procs:
@@ -62,6 +92,9 @@ def test_two_processes_building_one_model_set_at_once(tmp_path):
     folders = [p for p in (tmp_path / "population").iterdir()]
     assert all((p / "DONE").exists() for p in folders)  # no temporary folder left, none half-written
     assert len(folders) == 3 * 3 + 2  # 3 models x 3 levels + the target's 2 random-mask levels
+    trained = [line for i in range(2) if (tmp_path / f"trained-{i}.txt").exists()
+               for line in (tmp_path / f"trained-{i}.txt").read_text().splitlines()]
+    assert sorted(trained) == sorted(set(trained)) and len(trained) == 3 * 3 + 2
     again = ModelSet(_spec(), cache_dir=tmp_path)
     assert not any(again.missing(m) for m in range(3))
 

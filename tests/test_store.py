@@ -1,3 +1,4 @@
+import time
 import numpy as np
 import pytest
 import torch
@@ -74,3 +75,42 @@ def test_cache_key_includes_keep_row_and_split(tmp_path):
     assert a.artifact(0, 0).hash != a.artifact(0, 1).hash
     with pytest.raises(FileNotFoundError, match="build"):
         a.logits(0, 0)
+
+
+def _hold_lock(root, ready):
+    from mialth_utils.store import Artifact, building
+
+    with building(Artifact("population", {"a": 1}, root)):
+        open(ready, "w").close()
+        time.sleep(600)
+
+
+def test_building_lock_waits_for_its_holder_and_is_freed_when_the_holder_is_killed(tmp_path):
+    import multiprocessing as mp
+    import os
+    import signal
+    import threading
+
+    from mialth_utils.store import Artifact, building
+
+    ready = tmp_path / "ready"
+    proc = mp.get_context("spawn").Process(target=_hold_lock, args=(tmp_path, ready))
+    proc.start()
+    deadline = time.time() + 120
+    while not ready.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert ready.exists(), "the holder never took the lock"
+    entered = threading.Event()
+
+    def waiter():
+        with building(Artifact("population", {"a": 1}, tmp_path)):
+            entered.set()
+
+    thread = threading.Thread(target=waiter, daemon=True)
+    thread.start()
+    assert not entered.wait(1.0)  # held by the other process
+    with building(Artifact("population", {"a": 2}, tmp_path)):  # another artefact's lock is free
+        pass
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join()
+    assert entered.wait(60)  # the kernel released the dead holder's lock

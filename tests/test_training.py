@@ -82,3 +82,28 @@ def test_bad_train_settings(kwargs, match):
 def test_empty_training_set_is_an_error(data):
     with pytest.raises(ValueError, match="empty"):
         train(make_model("mlp", data, 0), data, torch.arange(0), TrainSpec(epochs=1), seed=0)
+
+
+def test_prediction_reuses_view_inputs_with_the_same_logits(data):
+    """Inputs built once by query_inputs (noise views included) give bitwise the logits of building
+    them in every call; over the memory budget there is nothing to reuse."""
+    from mialth_utils.data.views import view_names
+    from mialth_utils.training.predict import query_inputs
+
+    model = make_model("mlp", data, seed=0)
+    views, x = view_names("shifts"), data.test_x[:50]
+    inputs = query_inputs(data, x, views, batch_size=16)
+    assert len(inputs) == len(views) and len(inputs[0]) == 4
+    assert torch.equal(predict_logits(model, data, x, views, 16, inputs=inputs), predict_logits(model, data, x, views, 16))
+    assert query_inputs(data, x, views, max_bytes=x.numel()) is None
+
+
+def test_masks_become_multipliers_of_each_weights_dtype():
+    from mialth_utils.sparsity.masks import apply_masks, as_multipliers
+
+    net = torch.nn.Sequential(torch.nn.Linear(6, 4)).to(torch.float64)
+    masks = {"0.weight": torch.rand(4, 6, generator=torch.Generator().manual_seed(0)) > 0.5}
+    mult = as_multipliers(net, masks)
+    assert mult["0.weight"].dtype == torch.float64 and torch.equal(mult["0.weight"].bool(), masks["0.weight"])
+    apply_masks(net, mult)
+    assert torch.equal(net[0].weight != 0, masks["0.weight"]) and as_multipliers(net, None) is None

@@ -8,43 +8,53 @@ from .. import signals as S
 from .base import Attack
 
 
+def _p(logits, labels, aug):
+    """p(y|x) averaged over the augmentation views: (..., N)."""
+    return S.true_class_prob(logits[..., aug, :, :], labels).mean(-2)
+
+
+def _out_means(p_ref, keep, p_pop):
+    """Mean OUT probability per pool example (examples no reference left out get the overall OUT mean)
+    and the mean population probability over references."""
+    out = np.where(~keep, p_ref, np.nan)
+    return np.nan_to_num(np.nanmean(out, 0), nan=np.nanmean(out)), p_pop.mean(0)
+
+
+def _score(p_x, p_z, p_out, p_out_pop, a, gamma):
+    ratio_x = p_x / (0.5 * ((1 + a) * p_out + (1 - a)))
+    ratio_z = np.sort(p_z / (0.5 * ((1 + a) * p_out_pop + (1 - a))))
+    share = np.searchsorted(ratio_z, ratio_x / gamma, side="left") / len(ratio_z)
+    return share + 1e-6 * np.tanh(np.log(ratio_x))
+
+
 class RMIA(Attack):
     """Zarifzadeh et al. 2024, offline. Pr(x) = ((1+a) mean_OUT p(x) + (1-a)) / 2 from reference models;
     score(x) = share of population z with [p(x|t)/Pr(x)] / [p(z|t)/Pr(z)] > gamma. ``a`` is fitted on
-    a reference model playing the target. A 1e-6 tie-breaker by the ratio itself keeps low-FPR resolution."""
+    a reference model playing the target (reference 0; the others are its references). A 1e-6
+    tie-breaker by the ratio itself keeps low-FPR resolution. The references' probabilities are
+    computed once per fit and shared by every ``a`` tried."""
 
     name = "rmia"
 
     def __init__(self, gamma: float = 1.0, a: float | None = None, a_grid=tuple(np.linspace(0, 1, 11))):
         self.gamma, self.a, self.a_grid = gamma, a, a_grid
 
-    @staticmethod
-    def _p(logits, labels, aug):
-        return S.true_class_prob(logits[..., aug, :, :], labels).mean(-2)
-
-    def _fit_out(self, data):
-        aug = data.aug_idx
-        p_ref = self._p(data.ref_logits, data.labels, aug)  # (R, N)
-        out = np.where(~data.ref_keep, p_ref, np.nan)
-        self.p_out_ = np.nan_to_num(np.nanmean(out, 0), nan=np.nanmean(out))
-        self.p_out_pop_ = self._p(data.ref_population_logits, data.population_labels, aug).mean(0)
-
     def fit(self, data):
         data.require_refs(3 if self.a is None else 2, self.name)  # fitting a sets one reference aside
-        if self.a is None:
-            pseudo, keep = S.as_target(data, 0)
-            aucs = [roc_auc_score(keep, RMIA(self.gamma, a).fit(pseudo).score(pseudo)) for a in self.a_grid]
+        p_ref = _p(data.ref_logits, data.labels, data.aug_idx)  # (R, N)
+        p_pop = _p(data.ref_population_logits, data.population_labels, data.aug_idx)  # (R, P)
+        if self.a is None:  # reference 0 plays the target, the others are its references
+            pseudo_out = _out_means(p_ref[1:], data.ref_keep[1:], p_pop[1:])
+            aucs = [roc_auc_score(data.ref_keep[0], _score(p_ref[0], p_pop[0], *pseudo_out, a, self.gamma))
+                    for a in self.a_grid]
             self.a_ = float(self.a_grid[int(np.argmax(aucs))])
         else:
             self.a_ = float(self.a)
-        self._fit_out(data)
+        self.p_out_, self.p_out_pop_ = _out_means(p_ref, data.ref_keep, p_pop)
         return self
 
     def score(self, data):
-        aug, a = data.aug_idx, self.a_
-        ratio_x = self._p(data.target_logits, data.labels, aug) / (0.5 * ((1 + a) * self.p_out_ + (1 - a)))
-        ratio_z = self._p(data.target_population_logits, data.population_labels, aug) / (
-            0.5 * ((1 + a) * self.p_out_pop_ + (1 - a)))
-        ratio_z = np.sort(ratio_z)
-        share = np.searchsorted(ratio_z, ratio_x / self.gamma, side="left") / len(ratio_z)
-        return share + 1e-6 * np.tanh(np.log(ratio_x))
+        aug = data.aug_idx
+        return _score(_p(data.target_logits, data.labels, aug),
+                      _p(data.target_population_logits, data.population_labels, aug),
+                      self.p_out_, self.p_out_pop_, self.a_, self.gamma)

@@ -137,6 +137,15 @@ def check_sparsity_possible(prune_frac: float, n_levels: int) -> None:
         raise ValueError(f"prune_frac must be in (0, 1) to prune, got {prune_frac!r}")
 
 
+def as_multipliers(model: nn.Module, masks: Masks | None) -> Masks | None:
+    """The masks as 0/1 tensors of their weights' dtype and device, so that applying them after every
+    training step converts nothing (the products are the same)."""
+    if not masks:
+        return masks
+    params = dict(model.named_parameters())
+    return {name: mask.to(params[name].device, params[name].dtype) for name, mask in masks.items()}
+
+
 def apply_masks(model: nn.Module, masks: Masks | None) -> None:
     """Zero the pruned weights in place (``masks``: parameter name -> bool tensor, True = kept)."""
     if not masks:

@@ -22,7 +22,7 @@ from torch import nn
 from ..data.registry import TensorData
 from ..data.views import augment
 from ..log import progress
-from ..sparsity.masks import Masks, apply_masks
+from ..sparsity.masks import Masks, apply_masks, as_multipliers
 from .defences import EarlyStopping, make_private, ppb_loss
 
 log = logging.getLogger(__name__)
@@ -181,6 +181,7 @@ def train(model: nn.Module, data: TensorData, train_idx: torch.Tensor, spec: Tra
     if any(isinstance(m, nn.Conv2d) for m in model.modules()):
         model = model.to(memory_format=torch.channels_last)
     result = TrainResult(precision=precision)
+    masks = as_multipliers(model, masks)
     apply_masks(model, masks)
     if snapshot_step == 0:
         result.snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
