@@ -31,7 +31,7 @@ def log_probs(logits: np.ndarray) -> np.ndarray:
 def logsumexp(a: np.ndarray) -> np.ndarray:
     """log(sum(exp(a))) over the last axis of a float64 array, bit for bit what
     ``scipy.special.logsumexp(a, axis=-1)`` returns for real input (same steps: the maxima set aside,
-    ``log1p`` of the rest's shifted sum), without its array-API overhead, which dominated attack fitting."""
+    ``log1p`` of the rest's shifted sum), without its array-API overhead."""
     a_max = a.max(-1, keepdims=True)
     is_max = a == a_max
     m = is_max.sum(-1, keepdims=True, dtype=np.float64)
