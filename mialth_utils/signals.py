@@ -106,20 +106,19 @@ def _log_softplus(r: np.ndarray) -> np.ndarray:
         return np.where(r < -30.0, r + np.log1p(-0.5 * np.exp(np.minimum(r, 0.0))), np.log(np.logaddexp(0.0, r)))
 
 
-def _log_neg_log_probs(logits: np.ndarray) -> np.ndarray:
-    """log(-log p_j) for every class; for the top class through r_j (where -log p_j is tiny)."""
-    z = np.asarray(logits, np.float64)
+def _log_neg_log_probs(z: np.ndarray, logp: np.ndarray) -> np.ndarray:
+    """log(-log p_j) for every class (float64 logits ``z``, their ``log_probs``); for the top class
+    through r_j (where -log p_j is tiny)."""
     with np.errstate(divide="ignore"):
-        out = np.log(-np.minimum(log_probs(z), -1e-300))
+        out = np.log(-np.minimum(logp, -1e-300))
     top = z.argmax(-1)
     np.put_along_axis(out, top[..., None], _log_softplus(_rest_margin(z, top))[..., None], axis=-1)
     return out
 
 
-def _log_neg_log1m_probs(logits: np.ndarray) -> np.ndarray:
-    """log(-log(1 - p_j)) for every class; ~ log p_j where p_j is tiny, through r_j for the top class."""
-    z = np.asarray(logits, np.float64)
-    logp = log_probs(z)
+def _log_neg_log1m_probs(z: np.ndarray, logp: np.ndarray) -> np.ndarray:
+    """log(-log(1 - p_j)) for every class (float64 logits ``z``, their ``log_probs``); ~ log p_j where
+    p_j is tiny, through r_j for the top class."""
     with np.errstate(divide="ignore"):
         out = np.where(logp < -30.0, logp + np.log1p(0.5 * np.exp(logp)),
                        np.log(-np.minimum(_log1m_probs(z), -1e-300)))
@@ -130,7 +129,9 @@ def _log_neg_log1m_probs(logits: np.ndarray) -> np.ndarray:
 
 def log_entropy(logits: np.ndarray) -> np.ndarray:
     """log of the Shannon entropy, exact where the entropy itself is below float64's resolution of a threshold."""
-    return logsumexp(log_probs(logits) + _log_neg_log_probs(logits))
+    z = np.asarray(logits, np.float64)
+    logp = log_probs(z)
+    return logsumexp(logp + _log_neg_log_probs(z, logp))
 
 
 def log_modified_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -139,7 +140,8 @@ def log_modified_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     z = np.asarray(logits, np.float64)
     r_y = _rest_margin(z, labels)
     true_term = (r_y - np.logaddexp(0.0, r_y)) + _log_softplus(r_y)
-    others = log_probs(z) + _log_neg_log1m_probs(z)
+    logp = log_probs(z)
+    others = logp + _log_neg_log1m_probs(z, logp)
     np.put_along_axis(others, np.broadcast_to(labels[:, None], z.shape[:-1] + (1,)), -np.inf, axis=-1)
     return np.logaddexp(true_term, logsumexp(others))
 
