@@ -39,6 +39,7 @@ import torch
 from .paths import cache_root
 
 log = logging.getLogger(__name__)
+DONE_FORMAT = 2  # 2: DONE written with the checksums (and noise query views seeded by example position)
 
 
 class CorruptArtifactError(RuntimeError):
@@ -188,7 +189,8 @@ class Artifact:
         try:
             yield tmp
             write_json(tmp / "spec.json", self.spec)
-            atomic_write_bytes(tmp / "DONE", json.dumps({"sha256": checksums(tmp)}, indent=1).encode())
+            atomic_write_bytes(tmp / "DONE", json.dumps({"format": DONE_FORMAT, "sha256": checksums(tmp)},
+                                                        indent=1).encode())
             if self.path.exists() and not self.done:
                 shutil.rmtree(self.path, ignore_errors=True)  # left unfinished by an older writer or invalidated
             try:
@@ -225,7 +227,8 @@ class Artifact:
                 _read_back(path)
             except Exception as err:  # noqa: BLE001 (numpy, zipfile, torch and json raise many kinds)
                 return f"{path.relative_to(self.path)} does not read ({_short(err)})"
-        atomic_write_bytes(self.path / "DONE", json.dumps({"sha256": checksums(self.path)}, indent=1).encode())
+        record = {"format": 1, "sha256": checksums(self.path)}  # format 1: written before checksums, read back
+        atomic_write_bytes(self.path / "DONE", json.dumps(record, indent=1).encode())
         return None
 
     def intact(self) -> bool:

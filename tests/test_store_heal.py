@@ -48,7 +48,9 @@ def built(tmp_path):
 
 def test_done_records_a_checksum_of_every_file(built):
     path = built.artifact(1, 1).path
-    sums = json.loads((path / "DONE").read_text())["sha256"]
+    record = json.loads((path / "DONE").read_text())
+    sums = record["sha256"]
+    assert record["format"] == store.DONE_FORMAT
     assert set(sums) == {"outputs.npz", "metrics.json", "state.pt", "masks.pt", "spec.json"}
     assert sums["outputs.npz"] == store.file_sha256(path / "outputs.npz")
     assert built.artifact(1, 1).problem() is None
@@ -76,7 +78,8 @@ def test_legacy_artefacts_without_checksums_still_load_and_get_them(built):
     for art in arts:
         (art.path / "DONE").write_bytes(b"")  # DONE as written before checksums
     assert all(built.missing(m) == [] for m in range(3))
-    assert all("outputs.npz" in json.loads((a.path / "DONE").read_text())["sha256"] for a in arts)
+    records = [json.loads((a.path / "DONE").read_text()) for a in arts]
+    assert all("outputs.npz" in r["sha256"] and r["format"] == 1 for r in records)  # 1: from before checksums
     (arts[1].path / "DONE").write_bytes(b"")
     flip(arts[1].path / "outputs.npz")  # the case: 64 flipped bytes in a legacy outputs.npz
     assert built.missing(0) == [(1, "imp")] and len(_damaged(built.cache_dir)) == 1
