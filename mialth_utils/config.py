@@ -7,7 +7,9 @@ and the study's own settings; an unknown parameter is an error, never silently d
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,12 +100,44 @@ def _check_type(name: str, value, kind) -> None:
                         f"{value!r}")
 
 
+def setting_names() -> tuple[str, ...]:
+    """Every name ``settings`` (and ``study_spec``'s overrides) accept: the fields of TrainSpec and
+    ModelSetSpec a run may vary, the study's own, and where / how it runs."""
+    train = [f.name for f in dataclasses.fields(TrainSpec)]
+    sets = [f.name for f in dataclasses.fields(ModelSetSpec) if f.name not in ("train", "dataset", "model", "seed")]
+    return tuple(sets + train + list(STUDY_FIELDS) + ["workers", "scheduler"])
+
+
+def parse_settings(settings) -> dict:
+    """A ``settings`` parameter as a dict: a dict, JSON text (papermill's ``-p`` passes text), or None / ""."""
+    if settings in (None, ""):
+        return {}
+    if isinstance(settings, str):
+        try:
+            settings = json.loads(settings)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"settings must be a JSON object such as '{{\"prune_frac\": 0.5}}', got {settings!r} "
+                             f"({err}); or pass it as YAML: papermill ... -y 'settings: {{prune_frac: 0.5}}'") from None
+    if not isinstance(settings, dict):
+        raise TypeError(f"settings must be a dict of setting names to values, got {type(settings).__name__}")
+    unknown = sorted(set(settings) - set(setting_names()))
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join(unknown)}: settings takes {', '.join(setting_names())}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
+
+
 def study_spec(profile: str = "quick", dataset: str = "auto", model: str = "auto", seed: int = 0,
-               device: str = "auto", results_dir: str = "", **overrides) -> StudySpec:
-    """Build the frozen spec of a run. ``"auto"`` means the profile's default; ``overrides`` replace
-    any model-set, training or study field (``n_models``, ``n_levels``, ``epochs``, ``prune_frac``,
-    ``workers``...); ``None`` keeps the profile's default; an unknown name raises."""
+               device: str = "auto", results_dir: str = "", settings=None, **overrides) -> StudySpec:
+    """Build the frozen spec of a run. ``"auto"`` means the profile's default; ``overrides`` and
+    ``settings`` (a dict, or JSON text) replace any model-set, training or study field (``n_models``,
+    ``n_levels``, ``epochs``, ``prune_frac``, ``rewind``, ``lr``, ``workers``...); ``None`` keeps the
+    profile's default; an unknown name raises, and so does a name given both ways."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
+    settings = parse_settings(settings)
+    twice = sorted(k for k in set(settings) & set(overrides) if settings[k] != overrides[k])
+    if twice:
+        raise ValueError(f"{', '.join(twice)} given both as a parameter and in settings: give each once")
+    overrides.update(settings)
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
     for name, value, kind in (("dataset", dataset, str), ("model", model, str), ("seed", seed, int),
@@ -128,3 +162,45 @@ def study_spec(profile: str = "quick", dataset: str = "auto", model: str = "auto
     study["compressions"] = tuple(tuple(c) for c in study["compressions"])
     return StudySpec(profile=profile, models=models, device=device, results_dir=results_root(results_dir or None),
                      workers=overrides.get("workers"), scheduler=overrides.get("scheduler"), **study)
+
+
+COMMON_PARAMETERS = ("dataset", "model", "seed", "device", "profile", "results_dir")
+
+
+def _assigned(source: str) -> list[str]:
+    """Names a parameters cell assigns, in order."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)]
+
+
+def check_parameters(namespace: dict) -> None:
+    """The first thing a notebook's spec cell does (``check_parameters(globals())``).
+
+    Refuses a parameter papermill injected that the notebook's parameters cell does not have (papermill
+    itself only warns, and the run would go on with the defaults), listing the accepted names. Then
+    reads ``settings`` (a dict, or JSON text from ``-p``): a setting that is also a parameter of the cell
+    fills that parameter (given both ways: an error), the others stay in ``settings`` for the spec."""
+    history = namespace.get("In") or []
+    injected = [i for i, src in enumerate(history) if i > 0 and str(src).startswith("# Parameters")]
+    given = _assigned(history[injected[-1]]) if injected else []
+    if injected:
+        accepted = _assigned(history[injected[-1] - 1])
+        unknown = [n for n in given if n not in accepted]
+        if unknown:
+            movable = [u for u in unknown if u in setting_names()]
+            hint = (f" {', '.join(movable)}: put it in settings, e.g. -y 'settings: {{{movable[0]}: ...}}'."
+                    if movable and "settings" in accepted else "")
+            raise ValueError(f"unknown parameter(s) {', '.join(unknown)}: this notebook accepts "
+                             f"{', '.join(accepted)}.{hint} settings takes: {', '.join(setting_names())}")
+    if "settings" not in namespace:
+        return
+    settings = parse_settings(namespace["settings"])
+    for name in [n for n in settings if n in namespace]:
+        if name in given and namespace[name] is not None and namespace[name] != settings[name]:
+            raise ValueError(f"{name} given both as a parameter ({namespace[name]!r}) and in settings "
+                             f"({settings[name]!r}): give it once")
+        namespace[name] = settings.pop(name)
+    namespace["settings"] = settings

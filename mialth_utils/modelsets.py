@@ -198,12 +198,13 @@ class ModelSet(_Game):
         return self.spec.chain(model)
 
     def missing(self, model: int) -> list[tuple[int, str]]:
-        out = []
-        for level, branch in self.chain(model):
-            art = self.artifact(model, level, branch)
-            if not art.done or _stale(art):
-                out.append((level, branch))
-        return out
+        """What of one model's chain is to build: not built, damaged (moved aside by the check) or stale.
+        Checked under the chain's lock; while another process builds the chain, all of it (wait for it)."""
+        with store.building(self.artifact(model, 0), wait=False) as free:
+            if not free:
+                return self.chain(model)
+            return [(level, branch) for level, branch in self.chain(model)
+                    if not self.artifact(model, level, branch).intact() or _stale(self.artifact(model, level, branch))]
 
     # ----------------------------------------------------------------- building
     def build(self, workers: int | None = None, scheduler: str | None = None) -> "ModelSet":
@@ -349,7 +350,7 @@ class CompressedModelSet:
     def missing(self) -> list[int]:
         if self.imp_level is not None:
             return []
-        return [m for m in range(self.spec.n_models) if not self.artifact(m).done or _stale(self.artifact(m))]
+        return [m for m in range(self.spec.n_models) if not self.artifact(m).intact() or _stale(self.artifact(m))]
 
     def build(self, workers: int | None = None, scheduler: str | None = None) -> "CompressedModelSet":
         from .executor import run_units

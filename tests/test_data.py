@@ -50,7 +50,7 @@ def test_missing_data_set_says_where_to_put_it(tmp_path, monkeypatch):
     D._cached_arrays.cache_clear()
     with pytest.raises(F.DataNotFoundError, match="dataset-fashion-mnist") as err:
         D.load_dataset("fashion-mnist")
-    assert "download=True" in str(err.value)
+    assert "python -m mialth_utils.data --download fashion-mnist" in str(err.value)
     with pytest.raises(F.DataNotFoundError, match="download"):
         D.load_dataset("cifar10")
 

@@ -1,4 +1,5 @@
 """Every notebook: structure, no committed outputs, and a papermill smoke run asserting on what it recorded."""
+import ast
 import json
 
 import nbformat
@@ -10,6 +11,8 @@ from mialth_utils.sweep import NOTEBOOKS, REPLICATED, STUDY, run_grid, run_study
 
 COMMON = {"dataset", "model", "seed", "device", "profile", "results_dir"}
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
+MAX_OWN_PARAMETERS = 12  # beyond the common ones: everything else goes through the one settings dict
+NO_MODEL_SETS = ("08_explore", "90_collect_results")
 KERNELSPEC = {"name": "mialth", "display_name": "Python (mialth)", "language": "python"}
 
 
@@ -27,9 +30,17 @@ def test_structure_and_parameters(path):
     assert len(tagged) == 1 and tagged[0] is code[0], "exactly one parameters cell, the first code cell"
     assert COMMON <= set(pm.inspect_notebook(str(path))), "common parameters missing"
     for line in tagged[0].source.splitlines():
-        assert "# help:" in line, f"parameter without help comment: {line}"
+        assert line.count("# help:") == 1, f"one parameter per line, each with one help comment: {line}"
+        (node,) = ast.parse(line).body  # one assignment of a literal: derived values belong in the next cell
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, f"not one assignment: {line}"
+        ast.literal_eval(node.value)
+    names = set(pm.inspect_notebook(str(path)))
+    assert len(names - COMMON) <= MAX_OWN_PARAMETERS, "more parameters belong in settings (one dict parameter)"
+    if path.stem not in NO_MODEL_SETS:
+        assert "settings" in names, "a notebook that builds model sets takes settings"
     assert nb.metadata["kernelspec"] == KERNELSPEC, "kernelspec: the kernel the set-up registers (make setup)"
-    assert all(len(c.source.splitlines()) <= 15 for c in code), "a code cell over 15 lines belongs in the package"
+    assert all(len(c.source.splitlines()) <= 15 for c in code[1:]), "a code cell over 15 lines belongs in the package"
+    assert "check_parameters(globals())" in code[1].source, "the spec cell refuses unknown parameters first"
     assert not any(line.lstrip().startswith(("def ", "class ")) for c in code for line in c.source.splitlines())
 
 

@@ -76,7 +76,7 @@ def mnist_like(name: str, tv_name: str, system_dirs: list[Path], download: bool,
         raise DataNotFoundError(
             f"{name}: no IDX files found. Looked in:\n  {where}\n"
             f"Put {', '.join(f + '.gz' for f in IDX_FILES.values())} in one of them,\n{hint}"
-            f"  or allow a download: load_dataset({name!r}, download=True) / -p download True.")
+            f"  or, on a machine with network: python -m mialth_utils.data --download {name}")
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, tv_name)

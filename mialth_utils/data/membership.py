@@ -125,6 +125,11 @@ def sample_pool(labels: np.ndarray, n_pool: int, n_population: int, seed: int) -
     if n_pool + n_population > len(labels):
         raise ValueError(f"n_pool + n_population = {n_pool + n_population} exceeds the {len(labels)} "
                          "training examples: lower n_pool or n_population")
+    n_classes = len(np.unique(labels))
+    for name, size in (("n_pool", n_pool), ("n_population", n_population)):
+        if 0 < size < n_classes or (name == "n_pool" and size < n_classes):
+            raise ValueError(f"{name} = {size} is smaller than the {n_classes} classes of the data set: the split is "
+                             f"stratified by class, so give {name} at least {n_classes} (better: many per class)")
     idx = np.arange(len(labels))
     rest = len(labels) - n_pool - n_population
     stratify = labels if np.bincount(labels).min() >= 2 else None

@@ -92,16 +92,21 @@ def _mnist(root: Path, download: bool, seed: int, path, image_size) -> dict:
     return mnist_like("mnist", "MNIST", [], download, root)
 
 
+CIFAR_FOLDERS = {"CIFAR10": ("cifar10", "cifar-10-batches-py"), "CIFAR100": ("cifar100", "cifar-100-python")}
+
+
 def _cifar(tv_name: str, download: bool, root: Path) -> dict:
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, tv_name)
+    name, folder = CIFAR_FOLDERS[tv_name]
     try:
         tr, te = cls(root, train=True, download=download), cls(root, train=False, download=download)
     except RuntimeError as err:
         raise DataNotFoundError(
-            f"{tv_name}: not found under {root}. Put the extracted python version there "
-            f"(e.g. {root}/cifar-10-batches-py) or allow a download with download=True.") from err
+            f"{name}: not found: the kit looks for {root / folder} (the extracted python version of the data "
+            f"set, $MIALTH_DATA moves {root}). On a machine with network run: python -m mialth_utils.data "
+            f"--download {name} (the kit never downloads by itself), or put {folder}/ there.") from err
     to_t = lambda a: torch.from_numpy(np.asarray(a)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
     return {"train_x": to_t(tr.data), "train_y": torch.tensor(tr.targets), "test_x": to_t(te.data),
             "test_y": torch.tensor(te.targets), "classes": tuple(tr.classes)}

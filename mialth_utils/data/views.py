@@ -40,8 +40,10 @@ class View:
     def is_noise(self) -> bool:
         return self.kind == "noise"
 
-    def apply(self, x: torch.Tensor) -> torch.Tensor:
-        """The view of a uint8 batch, as float in [0, 1]."""
+    def apply(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """The view of a uint8 batch, as float in [0, 1]; ``start``: the position of its first example in
+        the queried set (a noise view draws each example's noise from the view's seed and its position,
+        so the noise is independent across batches and the same whatever the batch size)."""
         xf = x.float() / 255.0
         if self.kind == "flip":
             return xf.flip(3)
@@ -49,9 +51,24 @@ class View:
             return shift(xf, *self.args)
         if self.kind == "noise":
             sigma, k = self.args
-            gen = torch.Generator().manual_seed(k * 7919 + x.shape[0])
-            return (xf + sigma * torch.randn(x.shape, generator=gen).to(x.device)).clamp(0, 1)
+            return (xf + sigma * position_noise(k, start, x.shape).to(x.device)).clamp(0, 1)
         return xf
+
+
+NOISE_BLOCK = 256  # examples per block of noise; block b of view seed k is drawn from seed (k, b)
+
+
+def position_noise(k: int, start: int, shape: tuple) -> torch.Tensor:
+    """Standard normal noise of ``shape`` for the examples at positions ``start .. start + shape[0] - 1``:
+    blocks of NOISE_BLOCK positions, each from its own generator seeded by the view's ``k`` and the block."""
+    n, rest = shape[0], tuple(shape[1:])
+    first, last = start // NOISE_BLOCK, (start + n - 1) // NOISE_BLOCK if n else start // NOISE_BLOCK - 1
+    blocks = [torch.randn((NOISE_BLOCK, *rest), generator=torch.Generator().manual_seed(k * 1_000_003 + b))
+              for b in range(first, last + 1)]
+    if not blocks:
+        return torch.zeros(shape)
+    offset = start - first * NOISE_BLOCK
+    return torch.cat(blocks)[offset:offset + n]
 
 
 def view_names(view_set: str) -> tuple[str, ...]:

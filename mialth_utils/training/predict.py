@@ -16,7 +16,8 @@ CACHED_INPUTS_BYTES = 2 ** 30  # largest set of view inputs a model set keeps fo
 
 
 def _view_batches(data: TensorData, x: torch.Tensor, view: View, batch_size: int):
-    return (data.normalise(view.apply(x[i:i + batch_size].to(data.device))) for i in range(0, len(x), batch_size))
+    return (data.normalise(view.apply(x[i:i + batch_size].to(data.device), start=i))
+            for i in range(0, len(x), batch_size))
 
 
 def query_inputs(data: TensorData, x: torch.Tensor, views: tuple[str, ...] = ("id",), batch_size: int = 2048,
