@@ -97,19 +97,27 @@ def _same_model(table: pd.DataFrame | None, acc: pd.DataFrame) -> pd.DataFrame |
     return table[sel] if sel.any() else None
 
 
-def write_report(results_dir: str | Path) -> Path:
-    """Write ``tables/*.csv`` (with ``verdicts.csv`` and a data dictionary), the aggregated figures,
-    ``report.md`` and the self-contained ``report.html`` under ``results_dir``."""
+def write_tables(results_dir: str | Path, tables_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """Collect every run under ``results_dir/experiments``, decide the verdicts, and write each table as
+    ``<tables_dir>/<name>.csv`` (default ``results_dir/tables``) with its data dictionary ``README.md``."""
     results_dir = Path(results_dir)
     tables = collect(results_dir)
-    tdir = results_dir / "tables"
+    tdir = Path(tables_dir) if tables_dir is not None else results_dir / "tables"
     tdir.mkdir(parents=True, exist_ok=True)
-    verdicts = all_verdicts(tables, score_runs(results_dir))
-    tables["verdicts"] = verdicts
+    tables["verdicts"] = all_verdicts(tables, score_runs(results_dir))
     tables = store_integers(tables)
     for name, df in tables.items():
         df.to_csv(tdir / f"{name}.csv", index=False)
     write_dictionary(tables, tdir / "README.md")
+    return tables
+
+
+def write_report(results_dir: str | Path) -> Path:
+    """Write ``tables/*.csv`` (with ``verdicts.csv`` and a data dictionary), the aggregated figures,
+    ``report.md`` and the self-contained ``report.html`` under ``results_dir``."""
+    results_dir = Path(results_dir)
+    tables = write_tables(results_dir)
+    verdicts = tables["verdicts"]
     figures = _figures(tables, results_dir)
     text = _render(results_dir, tables, verdicts, figures)
     path = results_dir / "report.md"
