@@ -4,78 +4,78 @@ collector call ``plots.<figure>(table)``; each returns ``fig``; ``save_figure`` 
 
 from __future__ import annotations
 
-from ..figures.style import (  # noqa: F401
-    HEADLINE,
-    COMPRESSION_HEADLINE,
-    FAMILY_STYLE,
-    FAMILY_MEMBERS,
-    LINESTYLES,
-    FILLSTYLES,
-    ATTACK_LABELS,
-    METRIC_LABELS,
-    BRANCH_STYLE,
-    SPARSITY_CMAP,
-    CHANCE_STYLE,
-    RC,
-    styled,
-    save_figure,
-    attack_family,
-    attack_order,
-    attack_style,
-    metric_label,
-    metric_fpr,
-    chance_level,
-    remaining_percent,
-    sparsity_mappable,
-    sparsity_colorbar,
-)
 from ..figures.axes import (  # noqa: F401
-    usable_rows,
-    check_one_setting,
-    mean_interval,
-    aggregate,
-    tpr_floor,
-    metric_axis,
-    sparsity_axis,
-    clip_note,
-    legend_outside,
-    band,
-    gap_limits,
-    seeds_text,
     absent_note,
+    aggregate,
+    band,
+    check_one_setting,
+    clip_note,
+    gap_limits,
+    legend_outside,
+    mean_interval,
+    metric_axis,
     points_with_mean,
-)
-from ..figures.roc import (  # noqa: F401
-    roc_loglog,
-)
-from ..figures.lth import (  # noqa: F401
-    attack_vs_sparsity,
-    BRANCH_DODGE,
-    accuracy_vs_sparsity,
+    seeds_text,
+    sparsity_axis,
+    tpr_floor,
+    usable_rows,
 )
 from ..figures.classes import (  # noqa: F401
     attack_vs_classes,
-)
-from ..figures.transfer import (  # noqa: F401
-    transfer_cost,
-    transfer_cost_heatmap,
 )
 from ..figures.compression import (  # noqa: F401
     SHADOW_ORDER,
     compression_panel,
 )
+from ..figures.data import (  # noqa: F401
+    KEEP_COLOURS,
+    example_images,
+    keep_matrix,
+)
 from ..figures.frontier import (  # noqa: F401
-    FRONTIER_KINDS,
     COMPRESSION_COLOUR,
+    FRONTIER_KINDS,
     frontier_points,
     privacy_utility_frontier,
 )
-from ..figures.data import (  # noqa: F401
-    KEEP_COLOURS,
-    keep_matrix,
-    example_images,
+from ..figures.lth import (  # noqa: F401
+    BRANCH_DODGE,
+    accuracy_vs_sparsity,
+    attack_vs_sparsity,
+)
+from ..figures.roc import (  # noqa: F401
+    roc_loglog,
+)
+from ..figures.style import (  # noqa: F401
+    ATTACK_LABELS,
+    BRANCH_STYLE,
+    CHANCE_STYLE,
+    COMPRESSION_HEADLINE,
+    FAMILY_MEMBERS,
+    FAMILY_STYLE,
+    FILLSTYLES,
+    HEADLINE,
+    LINESTYLES,
+    METRIC_LABELS,
+    RC,
+    SPARSITY_CMAP,
+    attack_family,
+    attack_order,
+    attack_style,
+    chance_level,
+    metric_fpr,
+    metric_label,
+    remaining_percent,
+    save_figure,
+    sparsity_colorbar,
+    sparsity_mappable,
+    styled,
 )
 from ..figures.trajectories import (  # noqa: F401
     churn_noise_floor,
     trajectory_panel,
+)
+from ..figures.transfer import (  # noqa: F401
+    transfer_cost,
+    transfer_cost_heatmap,
 )
