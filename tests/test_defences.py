@@ -10,7 +10,7 @@ from mialth_utils.evaluation.defended import defence_settings, setting_label
 from mialth_utils.models import make_model
 from mialth_utils.modelsets import ModelSet, ModelSetSpec
 from mialth_utils.reporting.defences import defence_effects, effect, frontier_points, report_lines
-from mialth_utils.sparsity.masks import apply_masks, full_masks
+from mialth_utils.sparsity.masks import full_masks
 from mialth_utils.store import spec_hash
 from mialth_utils.training.defences import composed_epsilon, dp_compatible, ghost_clipping_fits, ppb_term
 from mialth_utils.training.loop import TrainSpec, train

@@ -39,6 +39,7 @@ C2_METRICS = ("auc", "tpr@1%fpr")
 CI_TEXT = "95% interval"
 
 
+# One parameter per column of the verdict table (COLUMNS), in its order: the row reads as the table does.
 def verdict_row(claim, setting, rule, statistic, estimate, low, high, n_seeds, verdict, margin=np.nan, detail="") -> dict:
     return dict(zip(COLUMNS, (claim, setting, rule, statistic, float(estimate), float(low), float(high),
                               int(n_seeds), verdict, float(margin), detail)))

@@ -12,7 +12,7 @@ from ..config import StudySpec, study_spec
 from ..data.registry import load_dataset
 from ..evaluation.defended import AUDIT_SIZES
 from ..evaluation.metrics import roc_points
-from ..evaluation.target_audit import TargetGame, audit_target
+from ..evaluation.target_audit import ExternalTargetSet, audit_target
 from ..reporting import plots
 from ..reporting.results import RunRecorder
 from ..runtime import resolve_device
@@ -50,8 +50,8 @@ def model_sets(spec: StudySpec, level: int = 0, member_idx=None) -> list[Planned
     if member_idx is None:
         member_idx = demo_members(spec, len(load_dataset(spec.dataset, seed=spec.seed, **data_location(spec)).train_y))
 
-    def game(device, cache_dir) -> TargetGame:
-        return TargetGame(models, member_idx, device, cache_dir)
+    def game(device, cache_dir) -> ExternalTargetSet:
+        return ExternalTargetSet(models, member_idx, device, cache_dir)
 
     return [PlannedSet(models, game=game, trained_rows=tuple(range(1, models.n_models)))]
 

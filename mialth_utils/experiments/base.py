@@ -60,8 +60,8 @@ class FigureSet:
 @dataclass(frozen=True)
 class Experiment:
     """One experiment: ``name`` is its results folder (``experiments/<name>``), ``notebook`` the notebook
-    that runs it (None for one that writes no results, e.g. the quickstart). ``model_sets(spec)`` the
-    sets it builds; ``spec_for(params)`` the study spec a run with these notebook parameters uses."""
+    that runs it. ``model_sets(spec)`` the sets it builds; ``spec_for(params)`` the study spec a run with
+    these notebook parameters uses; the last three fields order the study's runs (``sweep.study_runs``)."""
 
     name: str
     notebook: str
@@ -70,6 +70,9 @@ class Experiment:
     claims: tuple[Claim, ...] = ()
     figures: tuple[FigureSet, ...] = ()
     spec_for: Callable[[dict], StudySpec] = field(default=lambda params: study_spec(**params))
+    replicated: bool = False  # behind claims judged across seeds: the study runs it for every seed
+    heavy: bool = False  # trains model sets of its own: the study starts it early
+    reuses: str | None = None  # attacks the model sets of that experiment: listed after it (then waits, loads)
 
 
 def build(spec: StudySpec, planned: PlannedSet, build: bool = True) -> ModelSet:

@@ -66,6 +66,6 @@ def class_count(spec: StudySpec, levels=(0,)) -> dict:
 
 
 EXPERIMENT = Experiment("class_count", "04_class_count", model_sets=model_sets,
-                        tables=(Table("class_count", COLUMNS),), claims=(c3.CLAIM,),
+                        tables=(Table("class_count", COLUMNS),), claims=(c3.CLAIM,), replicated=True,
                         figures=(FigureSet("C3", "class_count",
                                            (("fig_c3_classes", lambda g, t: plots.attack_vs_classes(g)),)),))

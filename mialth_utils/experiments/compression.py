@@ -105,6 +105,6 @@ def attack_compressed(data, member: np.ndarray, spec: StudySpec) -> pd.DataFrame
 
 EXPERIMENT = Experiment("compression", "06_compression_cmmia", model_sets=model_sets,
                         tables=(Table("compression_models", COLUMNS, of_models=True), Table("compression", COLUMNS)),
-                        claims=(e6.CLAIM,),
+                        claims=(e6.CLAIM,), heavy=True,
                         figures=(FigureSet("E6", "compression",
                                            (("fig_e6_compression", lambda g, t: plots.compression_panel(g)),)),))

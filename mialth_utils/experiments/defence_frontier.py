@@ -81,7 +81,7 @@ def defences(spec: StudySpec, epsilons=(8.0,), ppb_lambda: float = 1.0, label_sm
 
 
 EXPERIMENT = Experiment(
-    "defences", "10_defences", model_sets=model_sets, spec_for=spec_for,
+    "defences", "10_defences", model_sets=model_sets, spec_for=spec_for, heavy=True,
     tables=(Table("defences", COLUMNS), Table("defence_models", COLUMNS, of_models=True),
             Table("defence_effects", COLUMNS)),
     figures=(FigureSet("defences", "defences", (("fig_defences_frontier", lambda g, t: plots.privacy_utility_frontier(

@@ -40,5 +40,5 @@ def trajectories(spec: StudySpec, attack: str = "lira_online", top_frac: float =
     return {"scores": scores, "summary": summary, "per_class": per_class, "figure": fig}
 
 
-EXPERIMENT = Experiment("trajectories", "07_sample_trajectories", model_sets=model_sets,
+EXPERIMENT = Experiment("trajectories", "07_sample_trajectories", model_sets=model_sets, reuses="lth_attack",
                         tables=(Table("trajectories", COLUMNS), Table("trajectories_per_class", COLUMNS)))

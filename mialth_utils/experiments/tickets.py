@@ -83,7 +83,7 @@ def frontier(acc: pd.DataFrame, tables: dict):
 EXPERIMENT = Experiment(
     "lth_attack", "03_lth_attack", model_sets=model_sets,
     tables=(Table("accuracy", of_models=True), Table("model_set", of_models=True), Table("attacks")),
-    claims=(c1.CLAIM, c2.CLAIM, c4.CLAIM),
+    claims=(c1.CLAIM, c2.CLAIM, c4.CLAIM), replicated=True,
     figures=(FigureSet("C1", "accuracy", (("fig_c1_accuracy", lambda g, t: plots.accuracy_vs_sparsity(g)),)),
              FigureSet("C4", "attacks", (("fig_c4_auc", lambda g, t: plots.attack_vs_sparsity(g, "auc")),
                                          ("fig_c4_tpr1", lambda g, t: plots.attack_vs_sparsity(g, "tpr@1%fpr")))),

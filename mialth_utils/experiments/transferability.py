@@ -45,6 +45,6 @@ def transfer(spec: StudySpec, attacks=ATTACKS, levels=None) -> dict:
 
 
 EXPERIMENT = Experiment("transfer", "05_transfer", model_sets=model_sets, tables=(Table("transfer", COLUMNS),),
-                        claims=(c5.CLAIM,),
+                        claims=(c5.CLAIM,), replicated=True, heavy=True, reuses="lth_attack",
                         figures=(FigureSet("C5", "transfer",
                                            (("fig_c5_transfer_cost", lambda g, t: plots.transfer_cost_heatmap(g)),)),))
