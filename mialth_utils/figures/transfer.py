@@ -4,6 +4,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.colors import TwoSlopeNorm
 
 from .axes import check_one_setting, seeds_text
@@ -52,13 +53,9 @@ def transfer_cost_heatmap(transfer: pd.DataFrame, attack=None, metric: str = "au
                              layout="constrained")
     for ax, ((name, fit_model, target_model), group) in zip(axes.flat, groups):
         table = group.pivot_table(index="fit_level", columns="target_level", values="cost", aggfunc="mean")
-        image = ax.imshow(table.to_numpy(), cmap="RdBu", norm=norm, aspect="equal")
-        for (i, j), value in np.ndenumerate(table.to_numpy()):
-            if np.isfinite(value):
-                ax.text(j, i, f"{value:+.2f}".replace("+0.00", "0").replace("-0.00", "0"), ha="center",
-                        va="center", fontsize=6, color="white" if abs(value) > 0.6 * limit else "0.1")
-        ax.set_xticks(range(table.shape[1]), table.columns)
-        ax.set_yticks(range(table.shape[0]), table.index)
+        sns.heatmap(table, ax=ax, cmap="RdBu", norm=norm, square=True, cbar=False, annot=True, fmt="+.2f",
+                    annot_kws={"fontsize": 6})  # annotation colour follows each cell's luminance
+        image = ax.collections[0]
         ax.set(xlabel="target level b", ylabel="fitted at level a")
         ax.grid(False)
         baseline = "own fit at b" if (group["baseline"] == "own").all() else "same-panel diagonal"

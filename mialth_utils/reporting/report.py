@@ -103,7 +103,7 @@ def _header(results_dir: Path, runs: pd.DataFrame) -> list[str]:
             lines.append(f"| {run.get('experiment')} | `{run.get('run_id')}` | {run.get('seed')} | "
                          f"{str(run.get('git_sha'))[:10]} | {run.get('git_dirty')} |")
         lines.append("")
-    lines += ["Verdicts come from the rules printed beside them (`mialth_utils/reporting/verdicts.py`) and are "
+    lines += ["Verdicts come from the rules printed beside them (one module per claim in `mialth_utils/claims/`) and are "
               "listed in `tables/verdicts.csv`; every column of every table is explained in `tables/README.md`.", ""]
     return lines
 
