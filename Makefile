@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PROFILE ?= quick
 
-.PHONY: setup browser data study test test-all bench clean-cache
+.PHONY: setup browser data study lint test test-all bench clean-cache
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,7 +36,10 @@ data: setup
 study: data
 	$(PY) -m mialth_utils.sweep study --profile $(PROFILE)
 
-test: setup
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: setup lint
 	MPLBACKEND=Agg $(PY) -m pytest -m "not gpu and not slow" -q
 
 test-all: setup

@@ -41,5 +41,6 @@ def has_kernel(name: str) -> bool:
 
 
 def kernel_name() -> str:
-    """``mialth`` when registered, else ``python3`` (the kernelspec the notebooks are committed with)."""
+    """``mialth`` (the kernelspec the notebooks are committed with) when ``make setup`` registered it, else
+    ``python3``, the default kernel of the Python that runs papermill."""
     return KERNEL if has_kernel(KERNEL) else "python3"

@@ -13,44 +13,63 @@ import time
 from dataclasses import replace
 from typing import NamedTuple
 
-import numpy as np
 import pandas as pd
 
-from .config import StudySpec, study_spec
+from .config import StudySpec
 from .data.files import DataNotFoundError
-from .experiments import sizes_for_subset
-from .store import spec_hash
+from .data.registry import load_dataset
+from .experiments import REGISTRY, for_notebook
+from .experiments.base import PlannedSet
 from .modelsets import CompressedModelSet, ModelSet, ModelSetSpec
-from .sparsity.compress import Compression
+from .store import spec_hash
 
 log = logging.getLogger("mialth_utils.plan")  # also when run as __main__
-SHAPES = {"fashion-mnist": ((1, 28, 28), 10), "mnist": ((1, 28, 28), 10), "cifar10": ((3, 32, 32), 10),
-          "cifar100": ((3, 32, 32), 100), "digits": ((1, 8, 8), 10), "fake": ((1, 12, 12), 10)}
+# Shape and class count of the data sets whose files are fixed by their published format, for planning
+# on a machine that does not hold them (where a data set is here, the registry's own tensors are read).
+PUBLISHED = {"fashion-mnist": ((1, 28, 28), 10), "mnist": ((1, 28, 28), 10), "cifar10": ((3, 32, 32), 10),
+             "cifar100": ((3, 32, 32), 100)}
 
 
-def planned_sets(notebook: str, spec: StudySpec) -> list[tuple[ModelSetSpec, Compression | None]]:
-    """The model sets (and compressions) a notebook run builds, as in ``experiments``."""
+def dataset_facts(set_spec: ModelSetSpec) -> tuple[tuple[int, int, int], int]:
+    """(input shape, class count) of a model set's data, from the data registry (the loaded tensors);
+    for a published data set absent here, its published format. Raises ``DataNotFoundError`` for
+    another data set that is absent (an imagefolder's classes are its folders: nothing to read)."""
+    try:
+        data = load_dataset(set_spec.dataset, n_classes=set_spec.n_classes, seed=set_spec.seed,
+                            class_subset=set_spec.class_subset, path=set_spec.data_path or None,
+                            image_size=set_spec.image_size)
+        return tuple(data.input_shape), data.n_classes
+    except DataNotFoundError:
+        if set_spec.dataset not in PUBLISHED:
+            raise
+        shape, n_classes = PUBLISHED[set_spec.dataset]
+        return shape, set_spec.n_classes or n_classes
+
+
+def planned_sets(notebook: str, params: dict) -> list[PlannedSet]:
+    """The model sets a notebook run builds, as its experiment declares them (``experiments.REGISTRY``);
+    none for a notebook that trains nothing (the explorer, the collector)."""
+    experiment = for_notebook(notebook)
+    if experiment is None:
+        return []
+    spec = experiment.spec_for(params)
+    try:
+        return experiment.model_sets(spec)
+    except DataNotFoundError:
+        return _published_sets(experiment, spec)
+
+
+def _published_sets(experiment, spec: StudySpec) -> list[PlannedSet]:
+    """The sets of an experiment that reads its data set to lay them out (class counts, subset sizes,
+    the demo target's members), planned from the published format where the data set is absent here."""
+    if experiment.name != "class_count" or spec.dataset not in PUBLISHED:
+        log.warning("plan: %s needs data set %s to know its model sets; it is not here: planned as none",
+                    experiment.notebook, spec.dataset)
+        return []
+    n_total = PUBLISHED[spec.dataset][1]
     m = spec.models
-    if notebook.startswith("00_"):
-        return [(replace(m, n_levels=min(3, m.n_levels), controls=()), None)]
-    if notebook.startswith("02_"):
-        return [(replace(m, n_levels=0, controls=()), None)]
-    if notebook.startswith(("03_", "07_")):
-        return [(replace(m, controls=m.controls or ("random_mask", "random_reinit")) if notebook.startswith("03_")
-                 else m, None)]
-    if notebook.startswith("04_"):
-        n_total = SHAPES.get(m.dataset, (None, max(spec.class_counts)))[1]
-        return [(replace(m, n_classes=None if k >= n_total else k, class_subset=s, n_levels=0, controls=(),
-                         **_subset_sizes(spec, None if k >= n_total else k, s)), None)
-                for k in spec.class_counts for s in range(spec.n_subsets if k < n_total else 1)]
-    if notebook.startswith("05_"):
-        other = [(replace(m, model=spec.transfer_model, controls=()), None)] if spec.transfer_model else []
-        return [(m, None)] + other
-    if notebook.startswith("06_"):
-        level = max((int(a) for k, a in spec.compressions if k == "imp"), default=0)
-        base = replace(m, controls=(), n_levels=level)
-        return [(base, None)] + [(base, Compression(k, a)) for k, a in spec.compressions if k != "imp"]
-    return []
+    return [PlannedSet(replace(m, n_classes=None if k >= n_total else k, class_subset=s, n_levels=0, controls=()))
+            for k in spec.class_counts for s in range(spec.n_subsets if k < n_total else 1)]
 
 
 class _Unstored(NamedTuple):
@@ -60,33 +79,36 @@ class _Unstored(NamedTuple):
     done: bool = False
 
 
-def _subset_sizes(spec: StudySpec, n_classes: int | None, subset: int) -> dict:
-    try:
-        return sizes_for_subset(spec, n_classes, subset)
-    except DataNotFoundError:
-        return {}
+def _epochs(set_spec: ModelSetSpec, planned: PlannedSet) -> int:
+    compression = planned.compression
+    if compression is None:
+        return set_spec.train.epochs
+    return {"prune": compression.finetune_epochs, "structured": compression.finetune_epochs,
+            "distill": set_spec.train.epochs}.get(compression.method, 0)
 
 
-def _artifacts(set_spec: ModelSetSpec, compression: Compression | None, cache_dir):
-    """(store artefact, example-epochs to build it) of every model-level a model set trains."""
-    n_members = set_spec.n_pool // 2
-    epochs = set_spec.train.epochs
-    if compression is not None:
-        epochs = {"prune": compression.finetune_epochs, "structured": compression.finetune_epochs,
-                  "distill": set_spec.train.epochs}.get(compression.method, 0)
+def _artifacts(planned: PlannedSet, cache_dir):
+    """(store artefact, example-epochs to build it) of every model-level a planned set trains."""
+    set_spec, compression = planned.models, planned.compression
+    example_epochs = _epochs(set_spec, planned) * (set_spec.n_pool // 2)
+    rows = planned.trained_rows or range(set_spec.n_models)
     try:
-        models = ModelSet(set_spec, "cpu", cache_dir)
+        models = planned.game("cpu", cache_dir) if planned.game else ModelSet(set_spec, "cpu", cache_dir)
     except DataNotFoundError:
         base = {k: v for k, v in set_spec.to_dict().items() if k not in ("controls", "control_models", "n_levels")}
         extra = dataclasses.asdict(compression) if compression else None
         chain = (lambda m: [(0, "compressed")]) if compression is not None else set_spec.chain
         return [(_Unstored(spec_hash({**base, "m": m, "level": lvl, "branch": b, "compression": extra})),
-                 epochs * n_members) for m in range(set_spec.n_models) for lvl, b in chain(m)]
+                 example_epochs) for m in rows for lvl, b in chain(m)]
     if compression is not None:
         compressed = CompressedModelSet(models, compression)
-        return [(compressed.artifact(m), epochs * n_members) for m in range(set_spec.n_models)]
-    return [(models.artifact(m, level, branch), epochs * n_members)
-            for m in range(set_spec.n_models) for level, branch in models.chain(m)]
+        return [(compressed.artifact(m), example_epochs) for m in rows]
+    return [(models.artifact(m, level, branch), example_epochs) for m in rows for level, branch in models.chain(m)]
+
+
+def planned_notebooks() -> list[str]:
+    """The notebooks whose experiments declare model sets (every experiment of the registry)."""
+    return [experiment.notebook for experiment in REGISTRY]
 
 
 def seconds_per_example(set_spec: ModelSetSpec, device: str = "cpu", n_batches: int | None = None) -> tuple[float, float]:
@@ -101,7 +123,7 @@ def seconds_per_example(set_spec: ModelSetSpec, device: str = "cpu", n_batches: 
     from .training.loop import train
     from .training.predict import predict_logits
 
-    shape, n_classes = SHAPES.get(set_spec.dataset, ((1, 28, 28), 10))
+    shape, n_classes = dataset_facts(set_spec)
     net = build_model(set_spec.model, shape, n_classes).to(device)
     n_batches = n_batches or (16 if sum(p.numel() for p in net.parameters()) < 1_000_000 else 2)  # small nets: more
     n = n_batches * set_spec.train.batch_size
@@ -130,6 +152,40 @@ def seconds_per_example(set_spec: ModelSetSpec, device: str = "cpu", n_batches: 
     return min(train_s) / n, min(predict_s) / n
 
 
+def _cache_dir(notebook: str, params: dict):
+    return for_notebook(notebook).spec_for(params).cache_dir
+
+
+def _count(row: dict, planned: PlannedSet, seen: set, rates: dict, device: str, cache_dir) -> None:
+    """Add one planned set's model-levels to a plan row (each artefact counted once over the plan)."""
+    set_spec, compression = planned.models, planned.compression
+    student = compression.student if compression is not None else None
+    key = (student or set_spec.model, set_spec.dataset, set_spec.train.batch_size)
+    for art, example_epochs in _artifacts(planned, cache_dir):
+        if art.hash in seen:
+            continue
+        seen.add(art.hash)
+        if art.done:
+            row["stored"] += 1
+            continue
+        if key not in rates:
+            rates[key] = _rates(replace(set_spec, model=key[0]), device)
+        train_s, predict_s = rates[key]
+        row["to_train"] += 1
+        row["example_epochs"] += example_epochs
+        predictions = len(set_spec.view_names) * (set_spec.n_pool + set_spec.n_population)
+        row["est_minutes"] += (example_epochs * train_s + predictions * predict_s) / 60
+
+
+def _rates(set_spec: ModelSetSpec, device: str) -> tuple[float, float]:
+    """Timed rates, or NaN where the data set's shape is not known here (the estimate then says so)."""
+    try:
+        return seconds_per_example(set_spec, device)
+    except DataNotFoundError as err:
+        log.warning("plan: no time estimate for %s (%s)", set_spec.dataset, err)
+        return float("nan"), float("nan")
+
+
 def plan(runs: list[tuple[str, dict]], workers: int = 1, device: str = "cpu",
          results_dir: str | None = None) -> pd.DataFrame:
     """One row per notebook run: model-levels it will train (each counted once, in the first run
@@ -139,26 +195,12 @@ def plan(runs: list[tuple[str, dict]], workers: int = 1, device: str = "cpu",
     seen: set[str] = set()
     rows = []
     for notebook, params in runs:
-        spec = study_spec(**{"results_dir": results_dir or "", **params})
-        row = {"notebook": str(notebook), "seed": spec.seed, "to_train": 0, "stored": 0, "example_epochs": 0,
+        params = {"results_dir": results_dir or "", **params}
+        spec_seed = params.get("seed", 0)
+        row = {"notebook": str(notebook), "seed": spec_seed, "to_train": 0, "stored": 0, "example_epochs": 0,
                "est_minutes": 0.0}
-        for set_spec, compression in planned_sets(str(notebook), spec):
-            student = compression.student if compression is not None else None
-            key = (student or set_spec.model, set_spec.dataset, set_spec.train.batch_size)
-            for art, example_epochs in _artifacts(set_spec, compression, spec.cache_dir):
-                if art.hash in seen:
-                    continue
-                seen.add(art.hash)
-                if art.done:
-                    row["stored"] += 1
-                    continue
-                if key not in rates:
-                    rates[key] = seconds_per_example(replace(set_spec, model=key[0]), device)
-                train_s, predict_s = rates[key]
-                row["to_train"] += 1
-                row["example_epochs"] += example_epochs
-                predictions = len(set_spec.view_names) * (set_spec.n_pool + set_spec.n_population)
-                row["est_minutes"] += (example_epochs * train_s + predictions * predict_s) / 60
+        for planned in planned_sets(str(notebook), params):
+            _count(row, planned, seen, rates, device, _cache_dir(notebook, params))
         rows.append(row)
     table = pd.DataFrame(rows, columns=["notebook", "seed", "to_train", "stored", "example_epochs", "est_minutes"])
     log.info("plan: %d model-levels to train (%d already stored), about %.1f min of training on %d worker(s)"

@@ -158,7 +158,7 @@ def sensitivity(clean_logits: np.ndarray, noisy_logits: np.ndarray) -> np.ndarra
 
 
 @dataclass(frozen=True)
-class Game:
+class MembershipGame:
     """The membership game a model set plays: pool labels, population labels, keep-matrix (row 0 =
     target; only reference rows ever reach an attack), pool size and the saved query views."""
 
@@ -167,6 +167,9 @@ class Game:
     keep: np.ndarray
     n_pool: int
     views: tuple[str, ...]
+
+
+Game = MembershipGame  # the old name, still imported by modelsets.py: the integrator renames it there, then drops this
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,7 @@ class AttackData:
                              "raise n_models")
 
 
-def build_attack_data(game: Game, target_logits: np.ndarray, ref_logits: np.ndarray, refs: list[int]) -> AttackData:
+def build_attack_data(game: MembershipGame, target_logits: np.ndarray, ref_logits: np.ndarray, refs: list[int]) -> AttackData:
     """Split saved logits (..., pool + population, C) into an AttackData; ``refs`` are the reference
     models' rows in the game's keep-matrix (never the target's)."""
     n = game.n_pool

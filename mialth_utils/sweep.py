@@ -24,6 +24,7 @@ from .executor import SLOW_ENVIRON, default_workers, run_units
 from .kernels import QuietKernelManager, kernel_config, kernel_name
 from .log import progress, setup as setup_logging
 from .paths import PROJECT_ROOT, results_root
+from .experiments import REGISTRY
 from .plan import plan
 from .reporting.readme import sync_readme
 from .store import spec_hash
@@ -31,12 +32,12 @@ from .store import spec_hash
 log = logging.getLogger("mialth_utils.sweep")  # also when run as __main__
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 STUDY_SEEDS = {"smoke": (0, 1), "quick": (0, 1, 2), "paper": (0, 1, 2)}
-REPLICATED = ("03_lth_attack", "04_class_count", "05_transfer")  # behind claims C1-C5: run over every seed
-HEAVY = ("05_transfer", "06_compression_cmmia", "10_defences")  # train models of their own: start them early
-REUSES = ("05_transfer", "07_sample_trajectories")  # attack 03's models: listed after 03 (beside it, they wait for its chains)
-STUDY = ("00_quickstart", "01_data_and_splits", "02_train_dense", "03_lth_attack", "04_class_count",
-         "05_transfer", "06_compression_cmmia", "07_sample_trajectories", "09_audit_your_model", "10_defences",
-         "90_collect_results")
+# The study's notebooks and their order, from the experiments' own declarations (experiments.REGISTRY).
+COLLECTOR = "90_collect_results"
+REPLICATED = tuple(e.notebook for e in REGISTRY if e.replicated)  # behind claims C1-C5: run over every seed
+HEAVY = tuple(e.notebook for e in REGISTRY if e.heavy)  # train models of their own: start them early
+REUSES = tuple(e.notebook for e in REGISTRY if e.reuses)  # attack another's models: listed after it
+STUDY = tuple(e.notebook for e in REGISTRY) + (COLLECTOR,)
 
 
 @dataclass
@@ -142,7 +143,7 @@ def execute_run(notebook: str, runs_dir: str, name: str, params: dict, env: dict
 def study_runs(profile: str, seeds: tuple[int, ...], notebooks=STUDY, **params) -> list[tuple[str, dict]]:
     """The study's runs in an order that trains each model set once: the replicated lottery-ticket
     notebooks first, seed by seed, then the rest of seed 0, which reuse what those trained."""
-    present = [n for n in notebooks if (NOTEBOOKS / f"{n}.ipynb").exists() and not n.startswith("90_")]
+    present = [n for n in notebooks if (NOTEBOOKS / f"{n}.ipynb").exists() and n != COLLECTOR]
     replicated = [n for n in REPLICATED if n in present]
     first = ([(n, s) for s in seeds for n in replicated if n not in REUSES]  # then the ones reusing their models
              + [(n, s) for s in seeds for n in replicated if n in REUSES])
@@ -167,7 +168,7 @@ def run_study(profile: str = "quick", results_dir: str | None = None, notebooks=
                  "wall_seconds": time.time() - start, "notebooks": report.seconds, "skipped": report.skipped,
                  "failed": report.failed}
     (root / "study_log.json").write_text(json.dumps(study_log, indent=2))  # before the collector reads it
-    collectors = [n for n in notebooks if n.startswith("90_")]
+    collectors = [n for n in notebooks if n == COLLECTOR]
     final = run_many([(n, {"profile": profile, **params}) for n in collectors], results_dir, skip_done=False)
     report.done += final.done
     report.failed.update(final.failed)

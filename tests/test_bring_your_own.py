@@ -13,7 +13,7 @@ from mialth_utils.attacks.lira import LiRA
 from mialth_utils.attacks.threshold import LossAttack
 from mialth_utils.config import study_spec
 from mialth_utils.data.registry import load_dataset
-from mialth_utils.evaluation.target_audit import TargetGame, audit_target, external_pool
+from mialth_utils.evaluation.target_audit import ExternalTargetSet, audit_target, external_pool
 from mialth_utils.modelsets import ModelSet, ModelSetSpec
 from mialth_utils.paths import PROJECT_ROOT
 from mialth_utils.training.loop import TrainSpec
@@ -105,7 +105,7 @@ def test_audit_of_saved_logits_never_shows_the_target_membership_to_an_attack(us
         np.save(tmp_path / "logits.npy", net(data.normalise(data.train_x)).numpy())
     spec = ModelSetSpec(dataset="fake", model=user_module, n_models=5, n_population=100,
                         train=TrainSpec(epochs=20, batch_size=64, lr=0.05))
-    game = TargetGame(spec, members, cache_dir=tmp_path / "cache").build()
+    game = ExternalTargetSet(spec, members, cache_dir=tmp_path / "cache").build()
     assert not game.artifact(0, 0).done  # the target is never trained by the kit
     assert all(game.artifact(m, 0).done for m in range(1, 5))
     logits, info = game.target_logits(logits_path=str(tmp_path / "logits.npy"))

@@ -63,9 +63,11 @@ def tables():
 
 
 def test_every_schema_column_has_one_meaning():
+    from mialth_utils.experiments import REGISTRY
+
+    declared = {id(table.columns): table.columns for e in REGISTRY for table in e.tables}  # one dict per experiment
     parts = [dictionary.IDENTIFYING, dictionary.MODEL, dictionary.ATTACK, dictionary._tpr_columns(),
-             dictionary.CLASS_COUNT, dictionary.TRANSFER, dictionary.COMPRESSION, dictionary.TRAJECTORIES,
-             dictionary.DEFENCES, dictionary.VERDICTS, dictionary.RUNS]
+             *declared.values(), dictionary.VERDICTS, dictionary.RUNS]
     assert sum(len(part) for part in parts) == len(dictionary.COLUMNS)  # no name defined twice
     schema = ("branch level sparsity train_acc test_acc gap attack n_in n_out n_refs n_queries auc auc_ci_low "
               "auc_ci_high balanced_acc advantage precision recall top_tie_block score_kind error n_classes subset "

@@ -115,10 +115,25 @@ def test_smoke_study_wrote_report_tables_and_figures(smoke_study):
     assert (results / "tables" / "README.md").exists()
 
 
+def _widget_outputs(notebook: dict) -> list[dict]:
+    """The outputs the executed notebook's Output widgets hold (nbclient stores the widget state)."""
+    state = notebook["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    models = state.get("state", {}).values()
+    return [out for model in models if model.get("model_name") == "OutputModel"
+            for out in model.get("state", {}).get("outputs", [])]
+
+
 def test_explore_notebook_runs_over_results(smoke_study, tmp_path):
+    """The explorer draws its first figure: its Output widget holds a figure, not the message of a failed
+    selection (the explorer prints a ValueError's message there instead of raising it)."""
     results, _ = smoke_study
     pm.execute_notebook(str(NOTEBOOKS / "08_explore.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False,
                         parameters={"profile": "smoke", "results_dir": str(results)})
+    outputs = _widget_outputs(json.loads((tmp_path / "out.ipynb").read_text()))
+    figures = [out for out in outputs if out.get("output_type") == "display_data"
+               and ("image/png" in out["data"] or out["data"].get("text/plain", "").startswith("<Figure"))]
+    assert figures, outputs  # a PNG with the inline backend; under MPLBACKEND=Agg the figure's repr
+    assert not [out for out in outputs if out.get("output_type") == "stream"], outputs
 
 
 def test_papermill_from_any_cwd(tmp_path, monkeypatch):

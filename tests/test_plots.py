@@ -1,4 +1,4 @@
-"""Figures built from small synthetic tables shaped like the study's CSVs (CONTEXT table schemas)."""
+"""Figures built from small synthetic tables shaped like the study's CSVs (their columns: results/tables/README.md)."""
 from __future__ import annotations
 
 import matplotlib
@@ -233,8 +233,11 @@ def test_attack_vs_sparsity_refuses_empty_and_mixed_runs():
 def test_same_attack_same_colour_in_two_figures():
     roc = plots.roc_loglog(roc_curves(), n_out=400)
     curve = plots.attack_vs_sparsity(attacks_table(), "auc")
-    pick = lambda fig: next(to_hex(line.get_color()) for line in fig.axes[0].get_lines()
-                            if line.get_label().startswith("LiRA online"))
+
+    def pick(fig):
+        return next(to_hex(line.get_color()) for line in fig.axes[0].get_lines()
+                    if line.get_label().startswith("LiRA online"))
+
     assert pick(roc) == pick(curve) == to_hex(plots.attack_style("lira_online")["color"])
     plt.close("all")
 
@@ -282,7 +285,8 @@ def test_transfer_cost_uses_own_fit_baseline():
 
 def test_transfer_cost_heatmap_one_shared_diverging_scale():
     fig = plots.transfer_cost_heatmap(transfer_table(), "lira_offline")
-    images = [image for ax in fig.axes for image in ax.get_images()]
+    panels = [ax for ax in fig.axes if "transfer cost" not in ax.get_ylabel()]  # the colour bar's axes left out
+    images = [mesh for ax in panels for mesh in ax.collections]  # one seaborn heatmap (a QuadMesh) per panel
     assert len(images) == 2
     norms = {(image.norm.vmin, image.norm.vmax, image.norm.vcenter) for image in images}
     assert len(norms) == 1 and next(iter(norms))[2] == 0.0
@@ -405,7 +409,7 @@ def test_roc_markers_sit_at_the_tpr_the_tables_report():
     scores = np.where(member, rng.normal(0.6, 1, 4000), rng.normal(0, 1, 4000))
     fpr, tpr, _ = roc_curve(member, scores)
     fig = plots.roc_loglog({"rmia": {"fpr": fpr, "tpr": tpr}}, n_out=2000)
-    line = next(l for l in fig.axes[0].get_lines() if l.get_label().startswith("RMIA"))
+    line = next(curve for curve in fig.axes[0].get_lines() if curve.get_label().startswith("RMIA"))
     marked = tpr[np.asarray(line.get_markevery())]
     expected = [tpr[fpr <= t + 1e-12].max() for t in (1e-3, 1e-2, 1e-1)]
     np.testing.assert_allclose(marked, expected)

@@ -254,12 +254,12 @@ def test_e6_cm_mia_worse_contradicted():
     for seed in range(3):
         for compression in ("prune-0.5", "quant-4"):
             for shadows, cm_value in (("mixture", 0.52), ("matched", 0.95)):
-                for attack in v.E6_ATTACKS + v.E6_BASELINES:
+                for attack in v.E6_CMMIA_VARIANTS + v.E6_BASELINES:
                     value = cm_value if attack.startswith("cm_mia") else 0.60
                     rows.append({**SETTING, "seed": seed, "compression": compression, "shadows": shadows,
                                  "attack": attack, "balanced_acc_fixed": value + 0.005 * rng.standard_normal()})
     table = v.verdict_e6(pd.DataFrame(rows))
-    assert len(table) == len(v.E6_ATTACKS) * len(v.E6_BASELINES)  # one row per CM-MIA variant and named baseline
+    assert len(table) == len(v.E6_CMMIA_VARIANTS) * len(v.E6_BASELINES)  # one row per CM-MIA variant and named baseline
     assert (table["verdict"] == "contradicted").all()  # matched shadows (CM-MIA far better) are not used
     assert table["estimate"].between(-0.1, -0.06).all()
     assert table["detail"].str.contains("paper: +0.105", regex=False).all()
@@ -272,6 +272,7 @@ def test_all_verdicts_skips_missing_tables_and_report_lines():
     assert list(dict.fromkeys(table["claim"])) == ["C1", "C5"]
     assert set(table["verdict"]) <= set(v.VERDICTS)
     lines = v.verdict_lines(table)
-    assert "### C1: " + v.CLAIM_TITLES["C1"] in lines and f"Rule: {v.RULE_C5}" in lines
+    titles = {claim.id: claim.title for claim in v.claims()}
+    assert "### C1: " + titles["C1"] in lines and f"Rule: {v.RULE_C5}" in lines
     assert any("**supported**" in line and "mean_transfer_cost_auc" in line for line in lines)
     assert any(line.startswith("Per-level rows (verdicts.csv): 10 supported") for line in lines)

@@ -45,10 +45,14 @@ def setting_label(changes: dict) -> str:
     return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in changes.items()) or "undefended"
 
 
+def defended_spec(spec, changes: dict):
+    """The spec's model set (``ModelSetSpec``) with ``changes`` applied to the training of every model."""
+    return dataclasses.replace(spec.models, train=dataclasses.replace(spec.models.train, **changes), controls=())
+
+
 def defended_model_set(spec, changes: dict, device, cache_dir) -> ModelSet:
-    """The spec's model set with ``changes`` applied to the training of every model."""
-    models = dataclasses.replace(spec.models, train=dataclasses.replace(spec.models.train, **changes), controls=())
-    return ModelSet(models, device, cache_dir).build(spec.workers, spec.scheduler)
+    """The spec's model set with ``changes`` applied to the training of every model, built."""
+    return ModelSet(defended_spec(spec, changes), device, cache_dir).build(spec.workers, spec.scheduler)
 
 
 def audit_defences(spec, settings: dict[str, dict], device, levels=None) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -25,14 +25,14 @@ from .. import store
 from ..data.membership import Membership, array_hash
 from ..data.registry import load_dataset
 from ..modelsets import ModelSet, ModelSetSpec
-from ..signals import Game, build_attack_data
+from ..signals import MembershipGame, build_attack_data
 from ..sparsity.masks import counted_sparsity
 from ..training.predict import accuracy
 
 log = logging.getLogger(__name__)
 
 
-class TargetGame(ModelSet):
+class ExternalTargetSet(ModelSet):
     """A model set whose row 0 is an external target (never trained here) and whose pool is built
     around the target's members; rows 1.. are reference models trained and cached like any other."""
 
@@ -52,9 +52,9 @@ class TargetGame(ModelSet):
         self.membership = Membership(keep, np.ones(len(pool), bool), "external", spec.seed)
         self.labels, self.population_labels = labels[pool], labels[population]
         self.split_hash = array_hash(np.concatenate([pool, population]))
-        self.game = Game(self.labels, self.population_labels, keep, len(pool), self.spec.view_names)
+        self.game = MembershipGame(self.labels, self.population_labels, keep, len(pool), self.spec.view_names)
 
-    def build(self, workers: int | None = None, scheduler: str | None = None) -> "TargetGame":
+    def build(self, workers: int | None = None, scheduler: str | None = None) -> "ExternalTargetSet":
         """Train the reference models (in this process: the game is not rebuilt from the spec alone)."""
         for m in range(1, self.spec.n_models):
             self.build_model(m)
@@ -82,8 +82,7 @@ class TargetGame(ModelSet):
         correct = logits[0, : len(self.pool_idx)].argmax(1) == self.labels
         info.update(train_acc=float(correct[member].mean()), nonmember_pool_acc=float(correct[~member].mean()),
                     n_train=int(member.sum()))
-        info["gap"] = info["train_acc"] - (info["test_acc"] if np.isfinite(info["test_acc"])
-                                           else info["nonmember_pool_acc"])
+        info["gap"] = info["train_acc"] - info["test_acc"]  # one formula everywhere: NaN without a test accuracy
         return logits, info
 
     def attack_data(self, target_logits: np.ndarray, level: int):
@@ -118,7 +117,7 @@ def external_pool(n_train: int, member_idx, n_population: int, seed: int):
     return pool, population, np.isin(pool, members)
 
 
-def audit_target(game: TargetGame, attacks, *, state_path: str | None = None, logits_path: str | None = None,
+def audit_target(game: ExternalTargetSet, attacks, *, state_path: str | None = None, logits_path: str | None = None,
                  level: int = 0, n_boot: int = 200, seed: int = 0) -> tuple[pd.DataFrame, dict, dict]:
     """Every attack on the external target at IMP ``level`` of its references: attack rows (with the
     target's accuracies, gap and sparsity), scores by attack, and the target's info."""

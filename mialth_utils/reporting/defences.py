@@ -30,7 +30,8 @@ def effect(defended_low: float, defended_high: float, undefended: float) -> str:
 
 
 def strongest(rows: pd.DataFrame, metric: str = "tpr@1%fpr") -> pd.Series:
-    """The attack row with the highest ``metric`` (ties: higher AUC) among continuous-score attacks."""
+    """The attack row with the highest ``metric`` (ties: higher AUC) among the rows where it is measured;
+    discrete-score attacks (``score_kind``) compete too: no row is filtered by its score kind."""
     usable = rows.dropna(subset=[metric])
     return usable.sort_values([metric, "auc"], ascending=False).iloc[0]
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..experiments import REGISTRY
+
 log = logging.getLogger(__name__)
 
 FPR_LEVELS = ("10%", "1%", "0.1%", "0.01%", "0%")
@@ -73,40 +75,6 @@ ATTACK = {
     "error": "why the attack could not run (empty when it ran); its metrics are then NaN",
 }
 
-CLASS_COUNT = {
-    "n_classes": "number of classes k in the class subset the models were trained on, integer",
-    "subset": "integer id of the class subset (several subsets per k)",
-    "classes": "the class indices of the subset, comma separated",
-    "n_pool": "number of pool examples (members + non-members of the target), integer",
-}
-
-TRANSFER = {
-    "fit_level": "IMP level of the reference models the attack was fitted on (a), integer",
-    "target_level": "IMP level of the target the fitted attack was applied to (b), integer",
-    "fit_model": "architecture of the reference models the attack was fitted on",
-    "target_model": "architecture of the attacked target",
-}
-
-COMPRESSION = {
-    "compression": "compressed-model label: prune-<fraction>, structured-<fraction>, quant-<bits>, "
-                   "distill-<student>, imp-<level>",
-    "method": "compression family: prune, structured, quant, distill, imp",
-    "nonzero_params": "number of non-zero parameters of the compressed model, integer",
-    "macs": "multiply-accumulates per example of the compressed model's forward pass, integer",
-    "bits": "bit width of the quantized weights (quant only, else empty), integer",
-    "shadows": "matched (shadows compressed like the target) | mismatched (another method) | mixture (every "
-               "method)",
-    "auc_abnormal": "AUC of the attack on CM-MIA's abnormal (tested) subset only, 0..1",
-    "n_tested": "number of examples CM-MIA tested (its abnormal subset), integer",
-    "tested_frac": "n_tested / number of evaluated examples, 0..1",
-    "precision_at_alpha": "precision of CM-MIA's hypothesis test at its significance level alpha, 0..1",
-    "recall_at_alpha": "recall of CM-MIA's hypothesis test at its significance level alpha, 0..1",
-    "n_predicted_members": "number of examples CM-MIA's test declared members at alpha, integer",
-    "cost_seconds": "wall-clock seconds CM-MIA took for one target end to end (features, neighbour search, tests)",
-    "n_abnormal_eval": "number of examples of CM-MIA's abnormal subset the _abnormal metrics were computed on, integer",
-    "test_used": "CM-MIA's hypothesis test: empirical (enough OUT shadows for p < alpha) or gaussian",
-}
-
 RUNS = {
     "folder": "run folder under results/experiments (experiment/run_id)",
     "wall_seconds": "wall-clock seconds the notebook run took",
@@ -124,52 +92,6 @@ RUNS = {
     "top_frac": "share of the highest scores that makes the top (exposed) set, 0..1",
     "attacks": "attacks the run used (list)", "levels": "IMP levels the run used (list)",
     "gpu": "GPU name, when the run used CUDA",
-}
-
-TRAJECTORIES = {
-    "from_level": "IMP level a of the pair (a, b) compared, integer",
-    "to_level": "IMP level b of the pair (a, b) compared, integer",
-    "spearman": "Spearman rank correlation of the per-example scores at a and b, -1..1 (0 = independent)",
-    "newly_exposed": "members in the top set (top top_frac of scores) at b but not at a, integer",
-    "newly_protected": "members in the top set at a but not at b, integer",
-    "exposed_both": "members in the top set at a and at b, integer",
-    "label": "class index of the examples, integer",
-    "exposed_frac": "share of the class's members in the top set at that level, 0..1 (chance: top_frac)",
-    "model_index": "row of the keep-matrix: 0 = target, 1..R = reference models, integer",
-    "role": "target | reference",
-    "n_members": "number of pool examples the model trains on, integer",
-    "n_non_members": "number of pool examples the model does not train on, integer",
-}
-
-DEFENCES = {
-    "defence": "defence applied to target and reference models alike: none (undefended), dp_eps<epsilon> (DP-SGD), "
-               "ppb, label_smoothing, weight_decay, early_stopping",
-    "defence_setting": "the training settings the defence changed, as name=value (undefended: none changed)",
-    "dp_epsilon_target": "epsilon DP-SGD was asked to reach in one training run (TrainSpec.target_epsilon)",
-    "dp_epsilon_run": "epsilon one DP-SGD training run spent (Opacus RDP accountant, at dp_delta)",
-    "dp_epsilon_spent": "epsilon the model cost in all: its DP-SGD runs composed over the IMP levels that made it "
-                        "(RDP; level 0: one run), at dp_delta",
-    "dp_delta": "DP delta of the epsilons (default 1 / number of training examples)",
-    "dp_noise_multiplier": "Gaussian noise std / clipping norm Opacus chose to reach dp_epsilon_target",
-    "early_stop_epoch": "epoch whose weights early stopping kept (best held-out accuracy), integer",
-    "early_stop_heldout_acc": "held-out accuracy (even-indexed half of the test split) at early_stop_epoch, 0..1",
-    "judged_by": "which attack judged the defence: lira_online, or strongest (the attack with the highest value of "
-                 "the metric on that model)",
-    "metric": "attack metric the row compares, e.g. tpr@0.1%fpr, tpr@1%fpr",
-    "strongest_attack": "the attack with the highest metric on the defended model (judged_by = strongest)",
-    "undefended_strongest_attack": "the attack with the highest metric on the undefended model at the same level",
-    "defended": "the metric on the defended model, 0..1",
-    "defended_ci_low": "lower end of the bootstrap 95% interval of defended, 0..1",
-    "defended_ci_high": "upper end of the bootstrap 95% interval of defended, 0..1",
-    "undefended": "the metric on the undefended model of the same setting and level, 0..1",
-    "undefended_ci_low": "lower end of the bootstrap 95% interval of undefended, 0..1",
-    "undefended_ci_high": "upper end of the bootstrap 95% interval of undefended, 0..1",
-    "undefended_test_acc": "test accuracy of the undefended target at the same level, 0..1",
-    "accuracy_cost": "undefended_test_acc - test_acc: accuracy points (as a fraction) the defence cost, -1..1",
-    "effect": "reduces | increases | no measurable change | not resolvable, by the rule in the row's rule column",
-    "target_source": "how an audited external target was given: state_dict or logits",
-    "n_references": "reference models trained for an audit, integer",
-    "defences": "defence settings of the run (list)",
 }
 
 VERDICTS = {
@@ -200,14 +122,29 @@ def _tpr_columns() -> dict[str, str]:
     return columns
 
 
-COLUMNS: dict[str, str] = {**IDENTIFYING, **MODEL, **ATTACK, **_tpr_columns(), **CLASS_COUNT, **TRANSFER,
-                           **COMPRESSION, **TRAJECTORIES, **DEFENCES, **VERDICTS, **RUNS}
+def _experiment_columns() -> dict[str, str]:
+    """The columns every experiment documents with its tables (``experiments.REGISTRY``); one meaning per
+    name: two experiments documenting one name differently is an error."""
+    columns: dict[str, str] = {}
+    for experiment in REGISTRY:
+        for table in experiment.tables:
+            for name, meaning in table.columns.items():
+                if columns.get(name, meaning) != meaning:
+                    raise ValueError(f"column {name!r} has two meanings ({experiment.name}.{table.name}: {meaning!r}; "
+                                     f"elsewhere: {columns[name]!r}): rename one of them")
+                columns[name] = meaning
+    return columns
 
 
-# Tables whose rows are models, not attacks: an attack metric's name there would carry a second meaning
-# (the old accuracy.csv had `precision` = the bf16 training setting).
-MODEL_TABLES = ("accuracy", "compression_models", "model_set", "dense_models", "splits", "defence_models",
-                "audit_references")
+def _model_tables() -> tuple[str, ...]:
+    """Tables whose rows are models, not attacks: an attack metric's name there would carry a second
+    meaning (the old accuracy.csv had `precision` = the bf16 training setting)."""
+    return tuple(table.name for experiment in REGISTRY for table in experiment.tables if table.of_models)
+
+
+COLUMNS: dict[str, str] = {**IDENTIFYING, **MODEL, **ATTACK, **_tpr_columns(), **_experiment_columns(), **VERDICTS,
+                           **RUNS}
+MODEL_TABLES = _model_tables()
 ATTACK_METRICS = set(ATTACK) - {"attack"} | set(_tpr_columns())
 
 

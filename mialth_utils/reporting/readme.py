@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 
 from ..paths import PROJECT_ROOT
+from .verdicts import claims
 
 START, END = "<!-- verdicts:start (written by mialth_utils.reporting.readme from results/tables/verdicts.csv) -->", \
     "<!-- verdicts:end -->"
-PER_LEVEL = ("imp_minus_dense_test_acc", "ticket_minus_dense_auc", "ticket_minus_dense_tpr@1%fpr")
+PER_LEVEL = tuple(statistic for claim in claims() for statistic in claim.level_statistics)  # counted, not listed
 
 
 def _number(value) -> str:

@@ -13,23 +13,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..experiments import REGISTRY
+from ..experiments.base import settings
 from . import defences as defence_report
 from . import plots
 from .dictionary import store_integers, write_dictionary
 from .html import write_html
 from .results import collect
-from .verdicts import all_verdicts, verdict_lines
+from .verdicts import all_verdicts, claim_lines, claims
 
 log = logging.getLogger(__name__)
-CLAIMS = {
-    "C1": "Lottery tickets (IMP, rewinding) keep the dense model's test accuracy down to high sparsity.",
-    "C2": "Tickets are equally vulnerable to MIA as the dense network.",
-    "C3": "Attack accuracy varies directly with the number of classes.",
-    "C4": "Attack accuracy varies directly with the sparsity of the network.",
-    "C5": "The attacks transfer across models with high accuracy.",
-    "E6": "CM-MIA beats existing attacks on compressed models (+10.5% attack success rate on average) at lower "
-          "cost, since only abnormal samples are tested.",
-}
 
 
 def score_runs(results_dir: Path) -> list[dict]:
@@ -48,68 +41,42 @@ def score_runs(results_dir: Path) -> list[dict]:
 
 
 def _figures(tables: dict, results_dir: Path) -> dict[str, list[str]]:
-    """The aggregated figures, by claim; a figure that cannot be drawn is named with the reason instead."""
+    """The aggregated figures every experiment declares, by report section; a figure that cannot be drawn
+    is named with the reason instead."""
     out: dict[str, list[str]] = {}
-    jobs = []
-    for key, g in _settings(tables.get("accuracy")):
-        jobs.append(("C1", f"fig_c1_accuracy_{key}", lambda g=g: plots.accuracy_vs_sparsity(g)))
-    for key, g in _settings(tables.get("attacks")):
-        jobs.append(("C4", f"fig_c4_auc_{key}", lambda g=g: plots.attack_vs_sparsity(g, "auc")))
-        jobs.append(("C4", f"fig_c4_tpr1_{key}", lambda g=g: plots.attack_vs_sparsity(g, "tpr@1%fpr")))
-    for key, g in _settings(tables.get("class_count")):
-        jobs.append(("C3", f"fig_c3_classes_{key}", lambda g=g: plots.attack_vs_classes(g)))
-    for key, g in _settings(tables.get("transfer")):
-        jobs.append(("C5", f"fig_c5_transfer_cost_{key}", lambda g=g: plots.transfer_cost_heatmap(g)))
-    for key, g in _settings(tables.get("compression")):
-        jobs.append(("E6", f"fig_e6_compression_{key}", lambda g=g: plots.compression_panel(g)))
-    if "accuracy" in tables and "attacks" in tables:
-        for key, acc in _settings(tables["accuracy"]):
-            att = tables["attacks"][tables["attacks"]["settings_hash"] == acc["settings_hash"].iloc[0]]
-            cm = _same_model(tables.get("compression_models"), acc)
-            cp = _same_model(tables.get("compression"), acc)
-            jobs.append(("frontier", f"fig_frontier_{key}",
-                         lambda acc=acc, att=att, cm=cm, cp=cp: plots.privacy_utility_frontier(
-                             plots.frontier_points(acc, att, cm, cp))))
-    for key, g in _settings(tables.get("defences")):
-        jobs.append(("defences", f"fig_defences_frontier_{key}",
-                     lambda g=g: plots.privacy_utility_frontier(defence_report.frontier_points(g))))
-    for claim, name, draw in jobs:
-        try:
-            plots.save_figure(draw(), name, results_dir)
-            out.setdefault(claim, []).append(f"![{name}](figures/{name}.png)")
-        except ValueError as err:
-            out.setdefault(claim, []).append(f"- (figure {name} not drawn: {err})")
+    for figure_set in (figure_set for experiment in REGISTRY for figure_set in experiment.figures):
+        for key, rows in settings(tables.get(figure_set.table)):
+            for prefix, draw in figure_set.jobs:
+                name = f"{prefix}_{key}"
+                try:
+                    plots.save_figure(draw(rows, tables), name, results_dir)
+                    out.setdefault(figure_set.section, []).append(f"![{name}](figures/{name}.png)")
+                except ValueError as err:
+                    out.setdefault(figure_set.section, []).append(f"- (figure {name} not drawn: {err})")
     return out
 
 
-def _settings(table: pd.DataFrame | None):
-    """(readable key, rows) per setting of a table: data set, model and the first 8 hex of its settings hash."""
-    if table is None or table.empty:
-        return []
-    return [(f"{ds}_{str(arch).replace(':', '.')}_{h[:8]}", g)
-            for (ds, arch, h), g in table.groupby(["dataset", "model_arch", "settings_hash"])]
-
-
-def _same_model(table: pd.DataFrame | None, acc: pd.DataFrame) -> pd.DataFrame | None:
-    if table is None:
-        return None
-    sel = (table["dataset"] == acc["dataset"].iloc[0]) & (table["model_arch"] == acc["model_arch"].iloc[0])
-    return table[sel] if sel.any() else None
+def write_tables(results_dir: str | Path, tables_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
+    """Collect every run under ``results_dir/experiments``, decide the verdicts, and write each table as
+    ``<tables_dir>/<name>.csv`` (default ``results_dir/tables``) with its data dictionary ``README.md``."""
+    results_dir = Path(results_dir)
+    tables = collect(results_dir)
+    tdir = Path(tables_dir) if tables_dir is not None else results_dir / "tables"
+    tdir.mkdir(parents=True, exist_ok=True)
+    tables["verdicts"] = all_verdicts(tables, score_runs(results_dir))
+    tables = store_integers(tables)
+    for name, df in tables.items():
+        df.to_csv(tdir / f"{name}.csv", index=False)
+    write_dictionary(tables, tdir / "README.md")
+    return tables
 
 
 def write_report(results_dir: str | Path) -> Path:
     """Write ``tables/*.csv`` (with ``verdicts.csv`` and a data dictionary), the aggregated figures,
     ``report.md`` and the self-contained ``report.html`` under ``results_dir``."""
     results_dir = Path(results_dir)
-    tables = collect(results_dir)
-    tdir = results_dir / "tables"
-    tdir.mkdir(parents=True, exist_ok=True)
-    verdicts = all_verdicts(tables, score_runs(results_dir))
-    tables["verdicts"] = verdicts
-    tables = store_integers(tables)
-    for name, df in tables.items():
-        df.to_csv(tdir / f"{name}.csv", index=False)
-    write_dictionary(tables, tdir / "README.md")
+    tables = write_tables(results_dir)
+    verdicts = tables["verdicts"]
     figures = _figures(tables, results_dir)
     text = _render(results_dir, tables, verdicts, figures)
     path = results_dir / "report.md"
@@ -136,19 +103,18 @@ def _header(results_dir: Path, runs: pd.DataFrame) -> list[str]:
             lines.append(f"| {run.get('experiment')} | `{run.get('run_id')}` | {run.get('seed')} | "
                          f"{str(run.get('git_sha'))[:10]} | {run.get('git_dirty')} |")
         lines.append("")
-    lines += ["Verdicts come from the rules printed beside them (`mialth_utils/reporting/verdicts.py`) and are "
+    lines += ["Verdicts come from the rules printed beside them (one module per claim in `mialth_utils/claims/`) and are "
               "listed in `tables/verdicts.csv`; every column of every table is explained in `tables/README.md`.", ""]
     return lines
 
 
 def _render(results_dir: Path, tables: dict, verdicts: pd.DataFrame, figures: dict) -> str:
     lines = _header(results_dir, tables.get("runs", pd.DataFrame()))
-    for claim, text in CLAIMS.items():
-        lines += [f"## {claim}", "", "The paper says: " + text, ""]
-        lines += figures.get(claim, []) + [""]
-        rows = verdicts[verdicts["claim"] == claim] if len(verdicts) else verdicts
-        lines += verdict_lines(rows)[2:] if len(rows) else ["- (not run in this study)", ""]
-        lines += _notes(claim, tables)
+    for claim in claims():
+        lines += [f"## {claim.id}", "", "The paper says: " + claim.text, ""]
+        lines += figures.get(claim.id, []) + [""]
+        lines += claim_lines(claim, verdicts)[2:] or ["- (not run in this study)", ""]
+        lines += claim.notes(tables)
     lines += ["## The privacy-utility frontier", ""] + figures.get("frontier", ["- (needs the lth_attack runs)"]) + [""]
     lines += ["## Defences (DP-SGD, PPB, label smoothing, weight decay, early stopping)", "",
               "Each defence trains the target and every reference model; heuristic defences are judged by the "
@@ -157,22 +123,6 @@ def _render(results_dir: Path, tables: dict, verdicts: pd.DataFrame, figures: di
     lines += _audit_lines(tables.get("audit"))
     lines += _tie_notes(tables.get("attacks"))
     return "\n".join(lines) + "\n"
-
-
-def _notes(claim: str, tables: dict) -> list[str]:
-    """Numbers a reader needs beside a verdict: the train-test gap behind C3 and C4, E6's tested share."""
-    if claim == "C3" and "class_count" in tables:
-        cc = tables["class_count"]
-        gap = cc[cc["level"] == 0].groupby("n_classes")["gap"].mean()
-        return ["Mean train-test gap by class count: " + ", ".join(f"{k}: {v:.3f}" for k, v in gap.items()) + ".", ""]
-    if claim == "E6" and "compression" in tables and "tested_frac" in tables["compression"]:
-        cm = tables["compression"][tables["compression"]["attack"] == "cm_mia"]
-        full = tables["compression"][tables["compression"]["attack"] == "cm_mia_all"]
-        if len(cm) and len(full):
-            return [f"CM-MIA tested {100 * cm['tested_frac'].mean():.1f}% of the examples on average (test used: "
-                    f"{', '.join(sorted(set(cm['test_used'].dropna())))}); end-to-end cost {cm['cost_seconds'].mean():.3f} s "
-                    f"vs {full['cost_seconds'].mean():.3f} s testing every example.", ""]
-    return []
 
 
 def _audit_lines(audit: pd.DataFrame | None) -> list[str]:

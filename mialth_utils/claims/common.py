@@ -1,0 +1,103 @@
+"""What every claim's verdict shares: the verdict table's columns, the rows' setting labels, the seed
+notes, and ``Claim``, the one declaration of a claim (its id, title, the paper's words, its rule and
+the notes printed beside it). Each claim lives in one module of this package: its margins and rule
+texts (constants, stated in advance), its rule function, and its ``CLAIM``; the experiment that
+produces its inputs lists it (``experiments.<experiment>.EXPERIMENT.claims``).
+
+Verdict rows are pure functions of the tidy tables (the columns documented in
+``results/tables/README.md``) and of the saved per-example scores; nothing here trains or attacks.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+
+COLUMNS = ("claim", "setting", "rule", "statistic", "estimate", "ci_low", "ci_high", "n_seeds", "verdict",
+           "margin", "detail")
+
+
+SETTING_COLUMNS = ("settings_hash", "dataset", "model_arch")
+
+
+# Attacks judged in C2-C4 when the caller names none, each judged on its own (never the best of them):
+# the threshold attacks of the papers' era, Shokri's shadow classifier, and today's strongest
+# (LiRA online/offline, RMIA, SAMIA). Discrete-score attacks (correctness, label_only) are left out:
+# their ties make TPR at 1% FPR meaningless.
+CLAIM_ATTACKS = ("loss", "modified_entropy", "shokri", "lira_online", "lira_offline", "rmia", "samia")
+
+
+C2_METRICS = ("auc", "tpr@1%fpr")
+
+
+CI_TEXT = "95% interval"
+
+
+# One parameter per column of the verdict table (COLUMNS), in its order: the row reads as the table does.
+def verdict_row(claim, setting, rule, statistic, estimate, low, high, n_seeds, verdict, margin=np.nan, detail="") -> dict:
+    return dict(zip(COLUMNS, (claim, setting, rule, statistic, float(estimate), float(low), float(high),
+                              int(n_seeds), verdict, float(margin), detail)))
+
+
+def verdict_frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def setting_label(key: dict, *extra) -> str:
+    label = "/".join(str(key[c]) for c in ("dataset", "model_arch") if c in key) or "all"
+    if "settings_hash" in key:
+        label += f" [{key['settings_hash']}]"
+    return ", ".join([label, *map(str, extra)])
+
+
+def group_settings(table: pd.DataFrame, extra=()):
+    """Yield (setting key dict, rows) per setting (the identifying columns present) and ``extra`` columns."""
+    columns = [c for c in SETTING_COLUMNS if c in table.columns] + list(extra)
+    if not columns:
+        yield {}, table
+        return
+    for values, group in table.groupby(columns, dropna=False, sort=True):
+        yield dict(zip(columns, values if isinstance(values, tuple) else (values,))), group
+
+
+def seed_note(n_seeds: int, examples_resampled: bool = False) -> str:
+    """What the number of seeds means for the interval (the study asks for >= 3 training seeds)."""
+    if n_seeds < 2 and examples_resampled:
+        return "1 seed: the interval covers example resampling only, not training seeds"
+    if n_seeds < 2:
+        return f"needs >= 2 seeds for an interval across seeds (has {n_seeds})"
+    return f"only {n_seeds} seeds (the study asks for >= 3)" if n_seeds < 3 else ""
+
+
+def join_notes(*parts) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def format_interval(estimate, low, high) -> str:
+    if np.isnan(low) or np.isnan(high):
+        return f"{estimate:.4f} (no interval)"
+    return f"{estimate:.4f} [{low:.4f}, {high:.4f}]"
+
+
+Judge = Callable[[dict, "list[dict] | None", tuple, int], "pd.DataFrame | None"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim: ``judge(tables, score_runs, attacks, n_boot)`` returns its verdict rows, or None when
+    its inputs are absent (``tables`` holds only non-empty tables); ``text`` is what the paper says
+    (printed once, in the report); ``notes(tables)`` the lines a reader needs beside the verdict;
+    ``level_statistics`` the per-level statistics the report counts instead of listing."""
+
+    id: str
+    title: str
+    text: str
+    judge: Judge
+    notes: Callable[[dict], list[str]] = field(default=lambda tables: [])
+    level_statistics: tuple[str, ...] = ()

@@ -1,0 +1,110 @@
+"""E6 (06_compression_cmmia): every compression method on target and references; the named baselines and
+CM-MIA with matched, mismatched (dense) and mixture shadows, at thresholds fixed on reference models, on
+all examples and on CM-MIA's abnormal subset; claim E6."""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from ..attacks.cmmia import mixed_attack_data
+from ..attacks.registry import cmmia_attacks, get_attack
+from ..claims import e6
+from ..config import StudySpec
+from ..evaluation.audit import run_attacks
+from ..evaluation.metrics import evaluate
+from ..modelsets import CompressedModelSet
+from ..reporting import plots
+from ..reporting.results import RunRecorder
+from ..sparsity.compress import Compression
+from .base import Experiment, FigureSet, PlannedSet, Table, build
+
+log = logging.getLogger(__name__)
+# The baselines CM-MIA is compared with, named in advance (the claim's own pairs are claims.e6.E6_BASELINES).
+E6_BASELINE_ATTACKS = ("loss", "modified_entropy", "lira_offline", "lira_online", "rmia")
+COLUMNS = {
+    "compression": "compressed-model label: prune-<fraction>, structured-<fraction>, quant-<bits>, "
+                   "distill-<student>, imp-<level>",
+    "method": "compression family: prune, structured, quant, distill, imp",
+    "nonzero_params": "number of non-zero parameters of the compressed model, integer",
+    "macs": "multiply-accumulates per example of the compressed model's forward pass, integer",
+    "bits": "bit width of the quantized weights (quant only, else empty), integer",
+    "shadows": "matched (shadows compressed like the target) | mismatched (another method) | mixture (every "
+               "method)",
+    "auc_abnormal": "AUC of the attack on CM-MIA's abnormal (tested) subset only, 0..1",
+    "n_tested": "number of examples CM-MIA tested (its abnormal subset), integer",
+    "tested_frac": "n_tested / number of evaluated examples, 0..1",
+    "precision_at_alpha": "precision of CM-MIA's hypothesis test at its significance level alpha, 0..1",
+    "recall_at_alpha": "recall of CM-MIA's hypothesis test at its significance level alpha, 0..1",
+    "n_predicted_members": "number of examples CM-MIA's test declared members at alpha, integer",
+    "cost_seconds": "wall-clock seconds CM-MIA took for one target end to end (features, neighbour search, tests)",
+    "n_abnormal_eval": "number of examples of CM-MIA's abnormal subset the _abnormal metrics were computed on, integer",
+    "test_used": "CM-MIA's hypothesis test: empirical (enough OUT shadows for p < alpha) or gaussian",
+}
+
+
+def model_sets(spec: StudySpec) -> list[PlannedSet]:
+    """The base set (to the deepest IMP level asked for), then each compression of it but ``imp`` (which
+    is a level of the base set)."""
+    level = max((int(a) for m, a in spec.compressions if m == "imp"), default=0)
+    base = replace(spec.models, controls=(), n_levels=level)
+    return [PlannedSet(base)] + [PlannedSet(base, Compression(m, a)) for m, a in spec.compressions if m != "imp"]
+
+
+def compression_cmmia(spec: StudySpec) -> dict:
+    """E6 (06_compression_cmmia): every compression method, the baselines and CM-MIA, three shadow settings."""
+    rec = RunRecorder(spec, EXPERIMENT.name)
+    base = build(spec, model_sets(spec)[0])
+    dense = CompressedModelSet(base, Compression("imp", 0))
+    sets = {}
+    for method, amount in spec.compressions:
+        cset = CompressedModelSet(base, Compression(method, amount)).build(spec.workers, spec.scheduler)
+        sets[cset.compression.label] = cset
+    member = base.membership.member_mask(0)
+    models = pd.DataFrame([{**cset.metrics(0), "compression": label} for label, cset in sets.items()])
+    rec.table("compression_models", models.drop(columns=["sparsity_per_layer"], errors="ignore"))
+    frames = []
+    for label, cset in sets.items():
+        for setting, refs in (("matched", [cset]), ("mismatched", [dense]), ("mixture", list(sets.values()))):
+            df = attack_compressed(mixed_attack_data(cset, refs), member, spec)
+            df["compression"], df["shadows"], df["target_test_acc"] = label, setting, cset.metrics(0)["test_acc"]
+            frames.append(df)
+        log.info("%s: attacked with matched, mismatched and mixture shadows", label)
+    table = pd.concat(frames, ignore_index=True)
+    rec.table("compression", table)
+    rec.finish(compressions=list(sets))
+    return {"models": models, "table": table, "figure": plots.compression_panel(table)}
+
+
+def attack_compressed(data, member: np.ndarray, spec: StudySpec) -> pd.DataFrame:
+    """The named baselines and CM-MIA on one compressed target: metrics on all examples at thresholds
+    fixed on reference models; for every attack its AUC on CM-MIA's abnormal subset; for CM-MIA the
+    share tested, precision / recall of its p < alpha decisions and its end-to-end cost."""
+    attacks = [get_attack(name, spec.seed) for name in E6_BASELINE_ATTACKS] + cmmia_attacks()
+    df, scores = run_attacks(data, member, attacks, n_boot=min(spec.n_boot, 50), seed=spec.seed,
+                             fixed_threshold=True)
+    cm = next(a for a in attacks if a.name == "cm_mia")
+    tested = getattr(cm, "tested_", None)
+    extras = []
+    for attack in attacks:
+        row = {"attack": attack.name}
+        if tested is not None and attack.name in scores and member[tested].any() and (~member[tested]).any():
+            sub = evaluate(scores[attack.name][tested], member[tested], n_boot=0, seed=spec.seed)
+            row.update(auc_abnormal=sub["auc"], n_abnormal_eval=sub["n_in"] + sub["n_out"])
+        if hasattr(attack, "predicted_member_"):
+            decided = attack.predicted_member_
+            row.update(n_tested=int(attack.tested_.sum()), tested_frac=float(attack.tested_.mean()),
+                       n_predicted_members=int(decided.sum()), test_used=attack.test_used_,
+                       precision_at_alpha=float(member[decided].mean()) if decided.any() else float("nan"),
+                       recall_at_alpha=float(decided[member].mean()), cost_seconds=attack.cost_seconds_)
+        extras.append(row)
+    return df.merge(pd.DataFrame(extras), on="attack", how="left")
+
+
+EXPERIMENT = Experiment("compression", "06_compression_cmmia", model_sets=model_sets,
+                        tables=(Table("compression_models", COLUMNS, of_models=True), Table("compression", COLUMNS)),
+                        claims=(e6.CLAIM,), heavy=True,
+                        figures=(FigureSet("E6", "compression",
+                                           (("fig_e6_compression", lambda g, t: plots.compression_panel(g)),)),))
