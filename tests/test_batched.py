@@ -1,0 +1,96 @@
+"""Batched training (training/batched.py) against the per-model loop, its reference."""
+import pytest
+import torch
+
+from mialth_utils.data.registry import load_dataset
+from mialth_utils.models import make_model
+from mialth_utils.sparsity.masks import full_masks, random_masks_like
+from mialth_utils.training.batched import BatchedSGD, Job, train_batched, why_not_batched
+from mialth_utils.training.loop import TrainSpec, train
+from mialth_utils.training.predict import accuracy
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_dataset("fake")
+
+
+def _jobs(data, n_models=3, n_train=320, snapshot_step=None, masked=True):
+    jobs = []
+    for m in range(n_models):
+        net = make_model("mlp", data, seed=10 + m)
+        masks = random_masks_like(full_masks(net), seed=m) if masked and m else None  # model 0 dense
+        idx = torch.randperm(1000, generator=torch.Generator().manual_seed(m))[:n_train]
+        jobs.append(Job(net, idx, seed=100 + m, masks=masks, snapshot_step=snapshot_step))
+    return jobs
+
+
+def test_batched_sgd_is_torch_sgd():
+    gen = torch.Generator().manual_seed(0)
+    params = [torch.randn(3, 5, 4, generator=gen), torch.randn(3, 1, 4, generator=gen)]
+    mine = [p.clone() for p in params]
+    theirs = [p.clone().requires_grad_() for p in params]
+    opt = torch.optim.SGD(theirs, lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True)
+    batched = BatchedSGD(mine, momentum=0.9, weight_decay=5e-4)
+    for step in range(5):
+        grads = [torch.randn(p.shape, generator=gen) for p in params]
+        lr = 0.1 * (1 - step / 10)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        for p, g in zip(theirs, grads):
+            p.grad = g.clone()
+        opt.step()
+        batched.step(grads, lr)
+    assert all(torch.equal(a, b.detach()) for a, b in zip(mine, theirs))
+
+
+def test_batched_equals_per_model_in_fp32(data):
+    spec = TrainSpec(epochs=2, batch_size=64, precision="fp32", label_smoothing=0.1)
+    batched, single = _jobs(data, snapshot_step=3), _jobs(data, snapshot_step=3)
+    results = train_batched(batched, data, spec)
+    for job, ours in zip(single, results):
+        theirs = train(job.net, data, job.train_idx, spec, seed=job.seed, masks=job.masks,
+                       snapshot_step=job.snapshot_step, bar=False)
+        for a, b in zip(job.net.state_dict().values(), batched[single.index(job)].net.state_dict().values()):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        for k in theirs.snapshot:
+            torch.testing.assert_close(theirs.snapshot[k], ours.snapshot[k], rtol=1e-4, atol=1e-5)
+        for h_ours, h_theirs in zip(ours.history, theirs.history):
+            assert h_ours["lr"] == pytest.approx(h_theirs["lr"], rel=1e-12)
+            assert h_ours["loss"] == pytest.approx(h_theirs["loss"], rel=1e-4)
+    # the per-model masks hold: pruned weights exactly zero, model 0 (no masks) dense
+    for job in batched[1:]:
+        for name, mask in job.masks.items():
+            assert (dict(job.net.named_parameters())[name][~mask] == 0).all()
+    assert all((p != 0).float().mean() > 0.99 for p in batched[0].net.parameters())
+
+
+def test_batched_bf16_learns_like_per_model(data):
+    """bf16 rounds differently batched (other kernels), so equal in distribution: both learn alike."""
+    spec = TrainSpec(epochs=6, batch_size=64, precision="bf16")
+    batched, single = _jobs(data, n_train=1000, masked=False), _jobs(data, n_train=1000, masked=False)
+    train_batched(batched, data, spec)
+    for job in single:
+        train(job.net, data, job.train_idx, spec, seed=job.seed, bar=False)
+    acc_b = [accuracy(j.net, data, data.test_x, data.test_y) for j in batched]
+    acc_s = [accuracy(j.net, data, data.test_x, data.test_y) for j in single]
+    assert min(acc_b) > 0.6
+    assert abs(sum(acc_b) / 3 - sum(acc_s) / 3) < 0.05
+
+
+@pytest.mark.parametrize("kw, reason", [({"optimizer": "adam"}, "adam"), ({"target_epsilon": 1.0}, "DP-SGD"),
+                                        ({"ppb_lambda": 1.0}, "PPB"), ({"augment": True}, "augmentation"),
+                                        ({"early_stop_patience": 2}, "early stopping")])
+def test_what_is_not_batched_says_why(data, kw, reason):
+    assert reason in why_not_batched(_jobs(data), TrainSpec(**kw))
+    with pytest.raises(ValueError, match=reason):
+        train_batched(_jobs(data), data, TrainSpec(**kw))
+
+
+def test_conv_nets_and_unequal_sizes_are_not_batched(data):
+    conv = [Job(make_model("conv-2", data, seed=0), torch.arange(64), seed=0)]
+    assert "not an MLP" in why_not_batched(conv, TrainSpec())
+    jobs = _jobs(data)
+    jobs[1].train_idx = jobs[1].train_idx[:100]
+    assert "numbers of examples" in why_not_batched(jobs, TrainSpec())
+    assert why_not_batched(_jobs(data), TrainSpec()) is None
