@@ -5,7 +5,7 @@ import torch
 from mialth_utils.data.registry import load_dataset
 from mialth_utils.models import make_model
 from mialth_utils.sparsity.masks import full_masks, random_masks_like
-from mialth_utils.training.batched import BatchedSGD, Job, train_batched, why_not_batched
+from mialth_utils.training.batched import Job, batched_sgd, train_batched, why_not_batched
 from mialth_utils.training.loop import TrainSpec, train
 from mialth_utils.training.predict import accuracy
 
@@ -25,23 +25,23 @@ def _jobs(data, n_models=3, n_train=320, snapshot_step=None, masked=True):
     return jobs
 
 
-def test_batched_sgd_is_torch_sgd():
+def test_batched_sgd_is_the_trainers_sgd():
+    """The fused kernel batched training uses gives the default kernel's updates (the per-model loop's)."""
     gen = torch.Generator().manual_seed(0)
     params = [torch.randn(3, 5, 4, generator=gen), torch.randn(3, 1, 4, generator=gen)]
-    mine = [p.clone() for p in params]
-    theirs = [p.clone().requires_grad_() for p in params]
-    opt = torch.optim.SGD(theirs, lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True)
-    batched = BatchedSGD(mine, momentum=0.9, weight_decay=5e-4)
+    spec = TrainSpec(lr=0.1, momentum=0.9, weight_decay=5e-4)
+    mine, theirs = [p.clone() for p in params], [p.clone().requires_grad_() for p in params]
+    fused = batched_sgd(mine, spec)
+    plain = torch.optim.SGD(theirs, lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True)
     for step in range(5):
         grads = [torch.randn(p.shape, generator=gen) for p in params]
-        lr = 0.1 * (1 - step / 10)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        for p, g in zip(theirs, grads):
-            p.grad = g.clone()
-        opt.step()
-        batched.step(grads, lr)
-    assert all(torch.equal(a, b.detach()) for a, b in zip(mine, theirs))
+        for opt, ps in ((fused, mine), (plain, theirs)):
+            opt.param_groups[0]["lr"] = 0.1 * (1 - step / 10)
+            for p, g in zip(ps, grads):
+                p.grad = g.clone()
+            opt.step()
+    for a, b in zip(mine, theirs):
+        torch.testing.assert_close(a, b.detach(), rtol=1e-6, atol=1e-7)
 
 
 def test_batched_equals_per_model_in_fp32(data):
