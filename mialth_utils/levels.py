@@ -17,7 +17,7 @@ import torch
 from . import store
 from .sparsity.imp import level_start
 from .sparsity.masks import counted_sparsity, masks_sparsity
-from .training.batched import Job, train_batched, why_not_batched
+from .training.batched import Job, steps_per_epoch, train_batched, why_not_batched
 from .training.defences import composed_epsilon
 from .training.loop import train
 
@@ -111,13 +111,14 @@ class LevelBuilder:
 
     def _build_batch(self, jobs: list[tuple[int, int, str]]) -> None:
         """One level of several (model, branch), saved each as its own artefact as ``_build_level`` saves
-        it: models with as many examples (so as many steps) train in one batched pass where
+        it: models with as many steps per epoch (so the same schedule) train in one batched pass where
         ``training.batched`` can, else one by one. A model alone goes through the batched arithmetic
         too, so its bits depend on its spec only, never on which models shared its pass (the number of
         workers, what the store already held)."""
         by_size: dict[int, list] = {}
         for job in jobs:
-            by_size.setdefault(int(self.membership.keep[job[0]].sum()), []).append(job)
+            n_train = int(self.membership.keep[job[0]].sum())
+            by_size.setdefault(steps_per_epoch(n_train, self.spec.train.batch_size), []).append(job)
         for same_size in by_size.values():
             self._train_together(same_size)
 

@@ -16,11 +16,12 @@ def data():
 
 
 def _jobs(data, n_models=3, n_train=320, snapshot_step=None, masked=True):
+    """Models of one level: the second has fewer examples (a smaller last batch), the first no masks."""
     jobs = []
     for m in range(n_models):
         net = make_model("mlp", data, seed=10 + m)
         masks = random_masks_like(full_masks(net), seed=m) if masked and m else None  # model 0 dense
-        idx = torch.randperm(1000, generator=torch.Generator().manual_seed(m))[:n_train]
+        idx = torch.randperm(1000, generator=torch.Generator().manual_seed(m))[:n_train - 17 * (m == 1)]
         jobs.append(Job(net, idx, seed=100 + m, masks=masks, snapshot_step=snapshot_step))
     return jobs
 
@@ -92,5 +93,24 @@ def test_conv_nets_and_unequal_sizes_are_not_batched(data):
     assert "not an MLP" in why_not_batched(conv, TrainSpec())
     jobs = _jobs(data)
     jobs[1].train_idx = jobs[1].train_idx[:100]
-    assert "numbers of examples" in why_not_batched(jobs, TrainSpec())
+    assert "steps per epoch" in why_not_batched(jobs, TrainSpec(batch_size=64))
     assert why_not_batched(_jobs(data), TrainSpec()) is None
+
+
+def test_a_models_bits_do_not_depend_on_the_models_beside_it(data):
+    """Padded to full batches, a model trains to the same bits alone or beside others (so a model set's
+    numbers do not depend on its worker count or on what the store already held)."""
+    spec = TrainSpec(epochs=2, batch_size=64)
+    together, alone = _jobs(data), _jobs(data)[1:2]
+    train_batched(together, data, spec)
+    train_batched(alone, data, spec)
+    assert all(torch.equal(a, b) for a, b in zip(together[1].net.state_dict().values(),
+                                                 alone[0].net.state_dict().values()))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_input_table_gives_normalise_s_values(data, dtype):
+    from mialth_utils.training.batched import _normalised
+
+    rows = torch.arange(200)
+    assert torch.equal(_normalised(data, dtype)(rows), data.normalise(data.train_x[rows]).to(dtype))

@@ -73,9 +73,16 @@ def why_not_batched(jobs: list[Job], spec: TrainSpec, custom_loss: bool = False)
         shapes.append(tuple(tuple(m.weight.shape) for _, m in linears))
     if len(set(shapes)) > 1:
         return "the models differ in layer shapes"
-    if len({len(job.train_idx) for job in jobs}) > 1:
-        return "the models train on different numbers of examples (their step counts differ)"
+    if len({steps_per_epoch(len(job.train_idx), spec.batch_size) for job in jobs}) > 1:
+        return "the models take different numbers of steps per epoch (their schedules differ)"
+    if any(len(job.train_idx) == 0 for job in jobs):
+        return "a model has no examples to train on"
     return None
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Optimiser steps of one epoch (the last batch may be smaller): models with as many share a pass."""
+    return math.ceil(n_train / batch_size)
 
 
 def batched_sgd(params: list[torch.Tensor], spec: TrainSpec) -> torch.optim.SGD:
@@ -132,8 +139,10 @@ class _Stack:
         return out
 
 
-def _forward_backward(stack: _Stack, x: torch.Tensor, y: torch.Tensor, dtype: torch.dtype, smoothing: float):
-    """Per-model mean cross-entropy (M,), logits (M, B, C) and gradients of every stacked parameter."""
+def _forward_backward(stack: _Stack, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, dtype: torch.dtype,
+                      smoothing: float):
+    """Per-model cross-entropy (M,) averaged with the per-example ``weight`` (M, B) (1 / the model's
+    batch size, 0 on padding), logits (M, B, C) and the gradients of every stacked parameter."""
     weights = [w.to(dtype) for w in stack.weights]
     acts, h = [], x.to(dtype)
     for k, (w, b) in enumerate(zip(weights, stack.biases)):
@@ -142,12 +151,12 @@ def _forward_backward(stack: _Stack, x: torch.Tensor, y: torch.Tensor, dtype: to
         if k < len(weights) - 1:
             h = h.relu()
     logits = h.float()
-    n_classes, batch = logits.shape[-1], logits.shape[1]
+    n_classes = logits.shape[-1]
     logp = logits.log_softmax(-1)
     target = torch.full_like(logp, smoothing / n_classes)
     target.scatter_add_(-1, y.unsqueeze(-1), torch.full_like(logp[..., :1], 1.0 - smoothing))
-    loss = -(target * logp).sum(-1).mean(1)
-    grad = ((logp.exp() - target) / batch).to(dtype)
+    loss = (-(target * logp).sum(-1) * weight).sum(1)
+    grad = ((logp.exp() - target) * weight.unsqueeze(-1)).to(dtype)
     grad_w, grad_b = [None] * len(weights), [None] * len(weights)
     for k in range(len(weights) - 1, -1, -1):
         grad_w[k] = torch.bmm(acts[k].transpose(1, 2), grad).float()
@@ -157,34 +166,59 @@ def _forward_backward(stack: _Stack, x: torch.Tensor, y: torch.Tensor, dtype: to
     return loss, logits, grad_w + grad_b
 
 
+def _normalised(data: TensorData, dtype: torch.dtype):
+    """rows -> the normalised training images in ``dtype``, ``data.normalise``'s values: for uint8
+    single-channel images through a 256-entry table of them (one pass instead of four)."""
+    if data.train_x.dtype != torch.uint8 or data.train_x.shape[1] != 1:
+        return lambda rows: data.normalise(data.train_x[rows]).to(dtype)
+    table = data.normalise(torch.arange(256, dtype=torch.uint8, device=data.device).view(256, 1, 1, 1))
+    table = table.reshape(256).to(dtype)
+    return lambda rows: table[data.train_x[rows].long()]
+
+
+def _epoch_order(idx: list[torch.Tensor], gens: list[torch.Generator], steps: int, batch_size: int):
+    """Each model's shuffled examples (``loop._shuffled``'s order), padded to ``steps`` full batches,
+    and the per-example weights: 1 / the size of the model's own batch, 0 on the padding. Always padded
+    to full batches, so a model's arithmetic does not depend on the models it shares the pass with."""
+    orders = torch.zeros(len(idx), steps * batch_size, dtype=torch.long)
+    weight = torch.zeros(len(idx), steps * batch_size)
+    for m, (i, g) in enumerate(zip(idx, gens)):
+        order = i[torch.randperm(len(i), generator=g)]
+        orders[m] = order[0]
+        orders[m, :len(order)] = order
+        sizes = torch.tensor([len(order[lo:lo + batch_size]) for lo in range(0, steps * batch_size, batch_size)])
+        weight[m] = torch.where(torch.arange(steps * batch_size) < len(order),
+                                1.0 / sizes.clamp(min=1).repeat_interleave(batch_size), 0.0)
+    return orders, weight
+
+
 def train_batched(jobs: list[Job], data: TensorData, spec: TrainSpec, desc: str = "batched") -> list[TrainResult]:
     """Train every job's MLP in place, together; one ``TrainResult`` per job (as ``loop.train`` gives)."""
     reason = why_not_batched(jobs, spec)
     if reason:
         raise ValueError(f"these models cannot train batched ({reason}): train them one by one with loop.train")
-    device, n_models = data.device, len(jobs)
+    device, n_models, batch_size = data.device, len(jobs), spec.batch_size
     idx = [torch.as_tensor(job.train_idx, dtype=torch.long) for job in jobs]
-    n, batch_size = len(idx[0]), spec.batch_size
-    if n == 0:
-        raise ValueError("train_idx is empty: nothing to train on")
-    steps = spec.epochs * math.ceil(n / batch_size)
-    schedule = lr_lambda(spec, steps)
+    sizes = torch.tensor([len(i) for i in idx], dtype=torch.float32, device=device)
+    per_epoch = math.ceil(len(idx[0]) / batch_size)
+    schedule = lr_lambda(spec, spec.epochs * per_epoch)
     precision = resolve_precision(spec.precision, device)
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     gens = [torch.Generator().manual_seed(job.seed) for job in jobs]
+    inputs = _normalised(data, dtype)
     stack, results = _Stack(jobs), [TrainResult(precision=precision) for _ in jobs]
     opt = batched_sgd(stack.params, spec)
     _snapshot(stack, jobs, results, 0)
     start, step = time.perf_counter(), 0
     for epoch in range(spec.epochs):
-        orders = torch.stack([i[torch.randperm(n, generator=g)] for i, g in zip(idx, gens)]).to(device)
+        orders, weights = (t.to(device) for t in _epoch_order(idx, gens, per_epoch, batch_size))
         total_loss = torch.zeros(n_models, device=device)
         correct = torch.zeros(n_models, device=device)
-        for lo in range(0, n, batch_size):
-            rows = orders[:, lo:lo + batch_size]
-            x = data.normalise(data.train_x[rows.reshape(-1)]).reshape(n_models, rows.shape[1], -1)
+        for lo in range(0, per_epoch * batch_size, batch_size):
+            rows, weight = orders[:, lo:lo + batch_size], weights[:, lo:lo + batch_size]
+            x = inputs(rows.reshape(-1)).reshape(n_models, batch_size, -1)
             y = data.train_y[rows]
-            loss, logits, grads = _forward_backward(stack, x, y, dtype, spec.label_smoothing)
+            loss, logits, grads = _forward_backward(stack, x, y, weight, dtype, spec.label_smoothing)
             for p, g in zip(stack.params, grads):
                 p.grad = g
             opt.param_groups[0]["lr"] = spec.lr * schedule(step)
@@ -192,13 +226,14 @@ def train_batched(jobs: list[Job], data: TensorData, spec: TrainSpec, desc: str 
             stack.apply_masks()
             step += 1
             _snapshot(stack, jobs, results, step)
-            total_loss += loss * rows.shape[1]
-            correct += (logits.argmax(-1) == y).sum(1)
+            real = weight > 0
+            total_loss += loss * real.sum(1)
+            correct += ((logits.argmax(-1) == y) & real).sum(1)
         lr = spec.lr * schedule(step)
         for m, result in enumerate(results):
-            result.history.append({"loss": total_loss[m].item() / n, "train_acc": correct[m].item() / n, "lr": lr,
-                                   "epoch": epoch + 1, "seconds": time.perf_counter() - start})
-        log.debug("%s epoch %d/%d mean loss %.4f", desc, epoch + 1, spec.epochs, total_loss.mean().item() / n)
+            result.history.append({"loss": (total_loss[m] / sizes[m]).item(), "train_acc": (correct[m] / sizes[m]).item(),
+                                   "lr": lr, "epoch": epoch + 1, "seconds": time.perf_counter() - start})
+        log.debug("%s epoch %d/%d mean loss %.4f", desc, epoch + 1, spec.epochs, (total_loss / sizes).mean().item())
     seconds = time.perf_counter() - start
     for m, (job, result) in enumerate(zip(jobs, results)):
         job.net.load_state_dict(stack.state_dict(m))
