@@ -2,8 +2,11 @@
 
 Features are exact log-probabilities (float64 log-softmax), a monotone view of the posteriors that,
 unlike the posteriors themselves, does not collapse to (1, 0, ..., 0) on memorised examples.
-``ShokriBoosted`` fits gradient-boosted trees (sklearn ``HistGradientBoostingClassifier``) on the same
-shadow outputs: one model over every class, the label a categorical feature.
+``shokri`` fits gradient-boosted trees (sklearn ``HistGradientBoostingClassifier``) on the shadow
+outputs: one model over every class, the label a categorical feature. ``shokri_mlp`` is the paper's
+attack model, one MLP per class, on the same outputs. Measured on a quick-profile model set (dense
+level, 3 targets, README Speed): AUC 0.668 boosted vs 0.615 MLP, in a ninth of the time, so the
+boosted one is the default classifier attack.
 """
 from __future__ import annotations
 
@@ -21,11 +24,11 @@ def subsample(n: int, cap: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).permutation(n)[:cap] if n > cap else np.arange(n)
 
 
-class Shokri(Attack):
+class ShokriMLP(Attack):
     """Shokri et al. 2017: k shadow models, one attack classifier per class on the full posterior
     vector (as log-probabilities), trained on the shadows' IN/OUT outputs (sklearn MLPClassifier)."""
 
-    name = "shokri"
+    name = "shokri_mlp"
 
     def __init__(self, n_shadows: int | None = None, max_rows: int = 4000, seed: int = 0):
         self.n_shadows, self.max_rows, self.seed = n_shadows, max_rows, seed
@@ -56,12 +59,12 @@ class Shokri(Attack):
         return out
 
 
-class ShokriBoosted(Attack):
+class Shokri(Attack):
     """Shokri et al.'s shadow-model attack with gradient-boosted trees as the attack model: the shadows'
     log-probabilities, the label's own log-probability and the label (categorical), IN/OUT rows of
     every class in one ``HistGradientBoostingClassifier`` with early stopping on a held-out tenth."""
 
-    name = "shokri_boosted"
+    name = "shokri"
 
     def __init__(self, n_shadows: int | None = None, max_rows: int = 20000, seed: int = 0, max_iter: int = 200):
         self.n_shadows, self.max_rows, self.seed, self.max_iter = n_shadows, max_rows, seed, max_iter

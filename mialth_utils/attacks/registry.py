@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .base import Attack
-from .classifier import MLLeaks, Shokri, ShokriBoosted
+from .classifier import MLLeaks, Shokri, ShokriMLP
 from .cmmia import CMMIA
 from .label_only import LabelOnlyAttack
 from .lira import LiRA
@@ -11,17 +11,17 @@ from .samia import SAMIA
 from .threshold import CorrectnessAttack, LossAttack, SignalAttack
 
 FAMILIES = {"loss": "threshold", "correctness": "threshold", "confidence": "threshold", "entropy": "threshold",
-            "modified_entropy": "threshold", "shokri": "classifier", "shokri_boosted": "classifier", "ml_leaks": "classifier",
+            "modified_entropy": "threshold", "shokri": "classifier", "ml_leaks": "classifier",
             "lira_online": "lira", "lira_offline": "lira", "lira_offline_fixvar": "lira", "rmia": "rmia",
             "label_only": "label_only", "samia": "samia", "cm_mia": "cm_mia", "cm_mia_all": "cm_mia",
-            "cm_mia_gauss": "cm_mia", "cm_mia_empirical": "cm_mia"}
+            "cm_mia_gauss": "cm_mia", "cm_mia_empirical": "cm_mia", "shokri_mlp": "classifier"}
 
 
 def default_attacks(fast: bool = False, seed: int = 0) -> list[Attack]:
     """Every attack of the kit with its default settings; ``seed`` seeds the learned attacks
     (``fast``: fewer SAMIA epochs, for smoke runs)."""
     return [LossAttack(), CorrectnessAttack(), SignalAttack("confidence"), SignalAttack("entropy"),
-            SignalAttack("modified_entropy"), Shokri(seed=seed), ShokriBoosted(seed=seed), MLLeaks(seed=seed), LiRA(online=True),
+            SignalAttack("modified_entropy"), Shokri(seed=seed), MLLeaks(seed=seed), LiRA(online=True),
             LiRA(online=False), LiRA(online=False, fixed_variance=True), RMIA(), LabelOnlyAttack(),
             SAMIA(epochs=5 if fast else 20, seed=seed)]
 
@@ -34,7 +34,7 @@ def cmmia_attacks() -> list[Attack]:
 
 def get_attack(name: str, seed: int = 0) -> Attack:
     """One attack of ``default_attacks`` by its name (e.g. ``lira_offline``)."""
-    for attack in default_attacks(seed=seed) + cmmia_attacks():
+    for attack in default_attacks(seed=seed) + cmmia_attacks() + [ShokriMLP(seed=seed)]:  # the MLP: on request
         if attack.name == name:
             return attack
     raise ValueError(f"unknown attack {name!r}: choose one of {', '.join(FAMILIES)}")
