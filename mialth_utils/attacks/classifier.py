@@ -11,10 +11,8 @@ boosted one is the default classifier attack.
 from __future__ import annotations
 
 import numpy as np
-import torch
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.neural_network import MLPClassifier
-from torch import nn
 
 from .. import signals as S
 from .base import Attack

@@ -59,8 +59,20 @@ def matmul_rate(shapes: list[tuple[int, int]], n_models: int, batch_size: int, d
     return flops * n / (time.perf_counter() - start) / 1e9
 
 
-def benchmark(model: str = "lenet-300-100", device: str = "auto", n_models: int = 9, n_train: int = 2000,
-              batch_size: int = 128, epochs: int = 3, dataset: str = "fashion-mnist") -> dict:
+def benchmark(model: str = "lenet-300-100", device: str = "auto", **sizes) -> dict:
+    """``_benchmark`` with the torch threads of a model set's units (``MIALTH_UNIT_THREADS``, default 1)."""
+    from ..executor import unit_threads
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(unit_threads())
+    try:
+        return _benchmark(model, device, **sizes)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _benchmark(model: str = "lenet-300-100", device: str = "auto", n_models: int = 9, n_train: int = 2000,
+               batch_size: int = 128, epochs: int = 3, dataset: str = "fashion-mnist") -> dict:
     """Seconds of one level trained per model and batched, their ratio, and the GFLOP/s of each
     beside the same-shape matmul rate (MLPs only)."""
     from ..data.registry import load_dataset
@@ -72,18 +84,18 @@ def benchmark(model: str = "lenet-300-100", device: str = "auto", n_models: int 
     spec = TrainSpec(epochs=epochs, batch_size=batch_size)
     warm = TrainSpec(epochs=1, batch_size=batch_size)
     reason = why_not_batched(_jobs(data, model, 2, 256), spec)
-    for job in _jobs(data, model, 2, 256):  # untimed warm-up of both sides
-        train(job.net, data, job.train_idx, warm, seed=job.seed, bar=False)
-    if reason is None:
+    if reason is None:  # untimed warm-up of both sides
+        for job in _jobs(data, model, 2, 256):
+            train(job.net, data, job.train_idx, warm, seed=job.seed, bar=False)
         train_batched(_jobs(data, model, 2, 256), data, warm)
     jobs = _jobs(data, model, n_models, n_train)
-    start = time.perf_counter()
-    for job in jobs:
-        train(job.net, data, job.train_idx, spec, seed=job.seed, bar=False)
-    _sync(data.device)
-    per_model = time.perf_counter() - start
-    batched = float("nan")
-    if reason is None:
+    per_model = batched = float("nan")
+    if reason is None:  # (a model that is not batched trains per model on both sides: nothing to compare)
+        start = time.perf_counter()
+        for job in jobs:
+            train(job.net, data, job.train_idx, spec, seed=job.seed, bar=False)
+        _sync(data.device)
+        per_model = time.perf_counter() - start
         jobs = _jobs(data, model, n_models, n_train)
         start = time.perf_counter()
         train_batched(jobs, data, spec)
