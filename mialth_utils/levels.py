@@ -149,18 +149,17 @@ class LevelBuilder:
                 raise ValueError(f"rewind_step={self.spec.rewind_step} is beyond the {len(result.history)} epochs "
                                  "of training: choose a smaller rewind_step")
             states["rewind"] = result.snapshot
-        sp = counted_sparsity(net)
+        sp = counted_sparsity(net)  # (batched_with is logged, not stored: metrics.json keeps its columns)
         info = {"model_index": m, "level": level, "branch": branch, "sparsity": sp["overall"],
                 "mask_sparsity": masks_sparsity(begin.masks), "sparsity_per_layer": sp["per_layer"],
                 "n_train": int(self.membership.keep[m].sum()),
                 "final_loss": result.history[-1]["loss"] if result.history else float("nan"),
                 "compute_precision": result.precision, "seconds": seconds,
                 **self._privacy(result.privacy, prev)}
-        if batched_with:
-            info["batched_with"] = batched_with  # trained in one pass with that many models (not tabulated)
         info = self.save_outputs(self.artifact(m, level, branch), net, info, states)
-        log.info("model %d level %d %s: sparsity %.3f train %.4f test %.4f (%.1fs)", m, level, branch,
-                 sp["overall"], info["train_acc"], info["test_acc"], info["seconds"])
+        log.info("model %d level %d %s: sparsity %.3f train %.4f test %.4f (%.1fs%s)", m, level, branch,
+                 sp["overall"], info["train_acc"], info["test_acc"], info["seconds"],
+                 f", batched with {batched_with}" if batched_with else "")
 
     def _privacy(self, privacy: dict, prev: Path | None) -> dict:
         """Defence columns of a model: DP-SGD's epsilon of this run and composed over the IMP chain that

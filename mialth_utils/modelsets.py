@@ -40,7 +40,7 @@ from .training.loop import TrainSpec
 from .training.predict import accuracy, predict_logits, query_inputs
 
 log = logging.getLogger(__name__)
-NOT_TABULATED = ("sparsity_per_layer", "dp_history", "batched_with")  # lists in metrics.json, not table cells
+NOT_TABULATED = ("sparsity_per_layer", "dp_history")  # lists in metrics.json, not table cells
 LOGITS_DTYPE = np.float32  # float16 logits saturate p_y and tie the top scores (issue 9): never store them
 
 
