@@ -29,13 +29,14 @@ from . import store
 from .data.membership import Membership, array_hash, make_membership, sample_pool
 from .data.registry import TensorData, load_dataset
 from .data.views import view_names
+from .levels import LevelBuilder
 from .models import make_model
 from .signals import Game
 from .sparsity.compress import Compression, compress_model, count_params_and_macs
-from .sparsity.imp import BRANCHES, REWINDS, level_start
-from .sparsity.masks import check_sparsity_possible, counted_sparsity, masks_sparsity
-from .training.defences import composed_epsilon, dp_compatible
-from .training.loop import TrainSpec, train
+from .sparsity.imp import BRANCHES, REWINDS
+from .sparsity.masks import check_sparsity_possible
+from .training.defences import dp_compatible
+from .training.loop import TrainSpec
 from .training.predict import accuracy, predict_logits, query_inputs
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,7 @@ def _stale(art: store.Artifact) -> bool:
         return npz["logits"].dtype != LOGITS_DTYPE
 
 
-class ModelSet(_Game):
+class ModelSet(_Game, LevelBuilder):
     """Handle on a (possibly still unbuilt) model set; ``build()`` trains what is missing."""
 
     # ----------------------------------------------------------------- store keys
@@ -205,71 +206,6 @@ class ModelSet(_Game):
                 return self.chain(model)
             return [(level, branch) for level, branch in self.chain(model)
                     if not self.artifact(model, level, branch).intact() or _stale(self.artifact(model, level, branch))]
-
-    # ----------------------------------------------------------------- building
-    def build(self, workers: int | None = None, scheduler: str | None = None) -> "ModelSet":
-        """Train every missing (model, level, branch); one unit of work per model chain."""
-        from .executor import run_units
-
-        todo = [m for m in range(self.spec.n_models) if self.missing(m)]
-        n_jobs = sum(len(self.chain(m)) for m in range(self.spec.n_models))
-        log.info("model set %s/%s: %d models x levels, %d models with work to do", self.spec.dataset,
-                 self.spec.model, n_jobs, len(todo))
-        run_units(build_chain, [(self.spec, str(self.cache_dir), m, str(self.data.device)) for m in todo],
-                  workers=workers,
-                  scheduler=scheduler, desc="model set")
-        return self
-
-    def build_model(self, model: int) -> None:
-        """Train one model's missing levels and branches, in order."""
-        for level, branch in self.missing(model):
-            self._build_level(model, level, branch)
-
-    def _seed(self, model: int, level: int, purpose: int = 0) -> int:
-        return int(self.spec.seed) * 1_000_003 + model * 10_007 + level * 101 + purpose
-
-    def _build_level(self, m: int, level: int, branch: str) -> None:
-        spec, start = self.spec, time.perf_counter()
-        prev = self.artifact(m, level - 1, "imp").path if level else None
-        begin = level_start(
-            level, branch, make_net=lambda seed=None: self.make_net(seed or self._seed(m, 0)),
-            prev_state=store.load_state(prev / "state.pt", self.data.device) if prev else None,
-            prev_masks=store.load_state(prev / "masks.pt", self.data.device) if prev else None,
-            rewind_state=(store.load_state(self.artifact(m, 0).path / "rewind.pt", self.data.device)
-                          if level and spec.rewind != "finetune" else None),
-            prune_frac=spec.prune_frac, scope=spec.scope, output_rate=spec.output_rate, rewind=spec.rewind,
-            rewind_step=spec.rewind_step, control_seed=self._seed(m, level, 1))
-        net = begin.net
-        member_idx = torch.from_numpy(self.pool_idx[self.membership.keep[m]])
-        result = train(net, self.data, member_idx, spec.train, seed=self._seed(m, level, 3), masks=begin.masks,
-                       snapshot_step=begin.snapshot_step, desc=f"model {m} level {level} {branch}", bar=False,
-                       heldout=self.heldout if spec.train.early_stop_patience else None)
-        states = {"state": net.state_dict(), "masks": begin.masks}
-        if level == 0:
-            if result.snapshot is None:
-                raise ValueError(f"rewind_step={spec.rewind_step} is beyond the {len(result.history)} epochs "
-                                 "of training: choose a smaller rewind_step")
-            states["rewind"] = result.snapshot
-        sp = counted_sparsity(net)
-        info = {"model_index": m, "level": level, "branch": branch, "sparsity": sp["overall"],
-                "mask_sparsity": masks_sparsity(begin.masks), "sparsity_per_layer": sp["per_layer"],
-                "n_train": int(self.membership.keep[m].sum()),
-                "final_loss": result.history[-1]["loss"] if result.history else float("nan"),
-                "compute_precision": result.precision, "seconds": time.perf_counter() - start,
-                **self._privacy(result.privacy, prev)}
-        info = self.save_outputs(self.artifact(m, level, branch), net, info, states)
-        log.info("model %d level %d %s: sparsity %.3f train %.4f test %.4f (%.1fs)", m, level, branch,
-                 sp["overall"], info["train_acc"], info["test_acc"], info["seconds"])
-
-    def _privacy(self, privacy: dict, prev: Path | None) -> dict:
-        """Defence columns of a model: DP-SGD's epsilon of this run and composed over the IMP chain that
-        made the ticket (its mask depends on every earlier level), early stopping's epoch."""
-        out = {k: v for k, v in privacy.items() if k != "dp_history"}
-        if "dp_history" in privacy:
-            history = (store.read_json(prev / "metrics.json")["dp_history"] if prev else []) + privacy["dp_history"]
-            out.update(dp_epsilon_target=self.spec.train.target_epsilon, dp_history=history,
-                       dp_epsilon_spent=composed_epsilon([history], privacy["dp_delta"]))
-        return out
 
     # ----------------------------------------------------------------- reading
     def _done_path(self, model: int, level: int, branch: str) -> Path:
@@ -320,6 +256,21 @@ class LevelOutputs:
 
     def metrics(self, model: int) -> dict:
         return self.models.metrics(model, self.level, self.branch)
+
+
+def build_chains(spec: ModelSetSpec, cache_dir: str, models: tuple[int, ...], device: str = "auto") -> tuple:
+    """One unit of work: the missing levels of several models' chains, level by level, batched. Their
+    chains are locked in model order (so two such units never wait on each other in a cycle)."""
+    from contextlib import ExitStack
+
+    from .runtime import resolve_device
+
+    models_ = ModelSet(spec, resolve_device(device), cache_dir)
+    with ExitStack() as locks:
+        for m in sorted(models):
+            locks.enter_context(store.building(models_.artifact(m, 0)))
+        models_.build_models(tuple(sorted(models)))
+    return tuple(models)
 
 
 def build_chain(spec: ModelSetSpec, cache_dir: str, model: int, device: str = "auto") -> int:

@@ -190,3 +190,30 @@ def _rmia_refit_per_a(data, a_grid=tuple(np.linspace(0, 1, 11))):
 def test_rmia_computes_reference_probabilities_once_with_the_same_scores(memorised):
     data, _ = memorised
     np.testing.assert_array_equal(RMIA().fit(data).score(data), _rmia_refit_per_a(data))
+
+
+def test_samias_written_out_encoder_is_the_transformer_layer():
+    from mialth_utils.attacks.samia import _AttentionScorer
+
+    torch.manual_seed(0)
+    scorer = _AttentionScorer(10)
+    h = torch.randn(64, 3, 32)
+    torch.testing.assert_close(scorer.encode(h), scorer.encoder(h), rtol=1e-5, atol=1e-5)
+    tokens = torch.randn(64, 3, 10)
+    grads = []
+    for written in (True, False):
+        scorer.written = written
+        scorer.zero_grad()
+        scorer(tokens).sum().backward()
+        grads.append(scorer.encoder.layers[0].self_attn.in_proj_weight.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-5)
+
+
+def test_shokri_boosted_and_mlp_fit_the_same_shadow_outputs(memorised):
+    from mialth_utils.attacks.classifier import ShokriMLP
+    from mialth_utils.attacks.registry import get_attack
+
+    data, member = memorised
+    for attack in (Shokri(), ShokriMLP()):
+        assert evaluate(attack.fit(data).score(data), member, n_boot=0)["auc"] > 0.58
+    assert get_attack("shokri_mlp").name == "shokri_mlp" and get_attack("shokri").name == "shokri"

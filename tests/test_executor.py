@@ -68,14 +68,14 @@ def _build(cache_dir, trained_log=None):
     import mialth_utils.modelsets as M
 
     if trained_log:  # note every (model, level, branch) this process trains
-        original = M.ModelSet._build_level
+        original = M.ModelSet._save_level  # both paths, per model and batched, save through it
 
-        def logged(self, m, level, branch):
+        def logged(self, m, level, branch, *args, **kw):
             with open(trained_log, "a") as log:
                 log.write(f"{m} {level} {branch}\n")
-            return original(self, m, level, branch)
+            return original(self, m, level, branch, *args, **kw)
 
-        M.ModelSet._build_level = logged
+        M.ModelSet._save_level = logged
     ModelSet(_spec(), cache_dir=cache_dir).build(workers=1)
 
 
@@ -142,3 +142,41 @@ def test_local_cluster_workers_do_not_inherit_dasks_malloc_trim_setting():
         assert run_units(os.getenv, [("MALLOC_TRIM_THRESHOLD_",), ("OMP_NUM_THREADS",)], workers=2) == [None, "1"]
     finally:
         os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+
+
+def test_per_model_path_gives_the_same_bits_on_any_number_of_workers(tmp_path):
+    one = _logits(ModelSet(_spec(), cache_dir=tmp_path / "one").build(workers=1, batched=False))
+    two = _logits(ModelSet(_spec(), cache_dir=tmp_path / "two").build(workers=2, batched=False))
+    assert _same_bits(one, two)
+
+
+def test_batched_model_set_equals_the_per_model_one_in_fp32(tmp_path, monkeypatch):
+    """Same starts, masks, seeds and examples: fp32 logits equal to float tolerance; every artefact
+    saved under the same key; MIALTH_BATCHED=0 is the per-model path."""
+    import mialth_utils.levels as L
+
+    spec = _spec(train=TrainSpec(epochs=3, batch_size=64, precision="fp32"))
+    passes = []
+    original = L.train_batched
+    monkeypatch.setattr(L, "train_batched", lambda jobs, *a, **kw: passes.append(len(jobs)) or original(jobs, *a, **kw))
+    batched = ModelSet(spec, cache_dir=tmp_path / "b").build(workers=1)
+    assert sum(passes) == 3 * 3 + 2 and max(passes) >= 2  # every model-level batched, several at a time
+    monkeypatch.setenv("MIALTH_BATCHED", "0")
+    n_passes = len(passes)
+    single = ModelSet(spec, cache_dir=tmp_path / "s").build(workers=1)
+    assert len(passes) == n_passes  # the per-model build made no batched pass
+    a, b = _logits(batched), _logits(single)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=1e-4)
+    assert batched.metrics(0, 1).keys() == single.metrics(0, 1).keys()  # the same columns
+    assert sorted(p.name for p in (tmp_path / "b" / "population").iterdir()) == \
+        sorted(p.name for p in (tmp_path / "s" / "population").iterdir())
+
+
+def test_groups_split_the_work_evenly(tmp_path):
+    models = ModelSet(_spec(n_models=9, controls=("random_mask", "random_reinit"), n_levels=3), cache_dir=tmp_path)
+    groups = models.groups(list(range(9)), 2)
+    work = [sum(len(models.chain(m)) for m in g) for g in groups]
+    assert sorted(m for g in groups for m in g) == list(range(9)) and max(work) - min(work) <= 4
+    assert models.groups([3], 2) == [(3,)]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .base import Attack
-from .classifier import MLLeaks, Shokri
+from .classifier import MLLeaks, Shokri, ShokriMLP
 from .cmmia import CMMIA
 from .label_only import LabelOnlyAttack
 from .lira import LiRA
@@ -58,8 +58,10 @@ ATTACKS = (
     AttackInfo("entropy", "threshold", "Entropy", "signal only", lambda seed, fast: SignalAttack("entropy")),
     AttackInfo("modified_entropy", "threshold", "Modified entropy", "signal only",
                lambda seed, fast: SignalAttack("modified_entropy")),
-    AttackInfo("shokri", "classifier", "Shokri (shadow classifier)", "trained attack model",
+    AttackInfo("shokri", "classifier", "Shokri (boosted trees)", "trained attack model",
                lambda seed, fast: Shokri(seed=seed)),
+    AttackInfo("shokri_mlp", "classifier", "Shokri (MLP attack model)", "trained attack model",
+               lambda seed, fast: ShokriMLP(seed=seed), False),
     AttackInfo("ml_leaks", "classifier", "ML-Leaks", "trained attack model", lambda seed, fast: MLLeaks(seed=seed)),
     AttackInfo("lira_online", "lira", "LiRA online", "reference models", lambda seed, fast: LiRA(online=True)),
     AttackInfo("lira_offline", "lira", "LiRA offline", "reference models", lambda seed, fast: LiRA(online=False)),

@@ -1,8 +1,11 @@
-"""Time building one model set in this process (``workers=1``) against a local pool of worker processes.
+"""Time building one model set: in this process (``workers=1``) against a local pool of worker
+processes, and per model against batched by level (both on the same workers).
 
-The quick profile's model set (9 LeNet-300-100 on 2000 members each, 30 epochs a level) with fewer
-IMP levels (4 by default, 45 model-levels), built from an empty store each time; both ways train bitwise the same
-models (tests/test_executor.py), so only the time differs.
+The quick profile's model set (9 LeNet-300-100 on 2000 members each, 30 epochs a level, the target's
+random-mask and random-reinit controls) with fewer IMP levels (4 by default), built from an empty
+store each time. Sequential and parallel builds train bitwise the same models (tests/test_executor.py),
+so only the time differs; batched and per-model builds train the same models to float tolerance in
+fp32 and alike in distribution in bf16 (tests/test_batched.py).
 """
 from __future__ import annotations
 
@@ -13,24 +16,48 @@ import time
 log = logging.getLogger(__name__)
 
 
-def benchmark(workers: int = 2, epochs: int = 30, n_levels: int = 4, n_models: int = 9, dataset: str = "fashion-mnist",
-              model: str = "lenet-300-100") -> dict:
-    """Seconds of a sequential and a ``workers``-process build of the same model set, and their ratio."""
-    from ..modelsets import ModelSet, ModelSetSpec
+def _spec(epochs, n_levels, n_models, dataset, model):
+    from ..modelsets import ModelSetSpec
     from ..training.loop import TrainSpec
 
-    spec = ModelSetSpec(dataset=dataset, model=model, n_models=n_models, n_pool=4000, n_population=1000,
-                        n_levels=n_levels, train=TrainSpec(epochs=epochs, batch_size=128, lr=0.05))
-    seconds = {}
-    for label, n in (("sequential", 1), (f"workers={workers}", workers)):
-        with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            ModelSet(spec, cache_dir=tmp).build(workers=n)
-            seconds[label] = time.perf_counter() - start
-    result = {"sequential_seconds": seconds["sequential"], "parallel_seconds": seconds[f"workers={workers}"],
-              "workers": workers, "ratio": seconds["sequential"] / seconds[f"workers={workers}"],
-              "model_levels": n_models * (n_levels + 1), "epochs": epochs}
+    return ModelSetSpec(dataset=dataset, model=model, n_models=n_models, n_pool=4000, n_population=1000,
+                        n_levels=n_levels, controls=("random_mask", "random_reinit"),
+                        train=TrainSpec(epochs=epochs, batch_size=128, lr=0.05))
+
+
+def _seconds(spec, workers: int, batched: bool, device: str) -> float:
+    from ..modelsets import ModelSet
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        ModelSet(spec, device=device, cache_dir=tmp).build(workers=workers, batched=batched)
+        return time.perf_counter() - start
+
+
+def benchmark(workers: int = 2, epochs: int = 30, n_levels: int = 4, n_models: int = 9, dataset: str = "fashion-mnist",
+              model: str = "lenet-300-100", device: str = "cpu") -> dict:
+    """Seconds of a sequential and a ``workers``-process build of the same model set (per model), and their ratio."""
+    spec = _spec(epochs, n_levels, n_models, dataset, model)
+    sequential = _seconds(spec, 1, False, device)
+    parallel = _seconds(spec, workers, False, device)
+    result = {"sequential_seconds": sequential, "parallel_seconds": parallel, "workers": workers,
+              "ratio": sequential / parallel, "model_levels": n_models * (n_levels + 1) + 2 * n_levels,
+              "epochs": epochs, "device": device}
     log.info("model set of %d model-levels x %d epochs: sequential %.1f s, %d workers %.1f s, %.2fx",
-             result["model_levels"], epochs, result["sequential_seconds"], workers, result["parallel_seconds"],
-             result["ratio"])
+             result["model_levels"], epochs, sequential, workers, parallel, result["ratio"])
+    return result
+
+
+def batched_benchmark(workers: int = 2, epochs: int = 30, n_levels: int = 4, n_models: int = 9,
+                      dataset: str = "fashion-mnist", model: str = "lenet-300-100", device: str = "cpu") -> dict:
+    """Seconds of the same model set built per model and batched by level, both on ``workers`` processes
+    (training, prediction and saving: everything ``ModelSet.build`` does)."""
+    spec = _spec(epochs, n_levels, n_models, dataset, model)
+    per_model = _seconds(spec, workers, False, device)
+    batched = _seconds(spec, workers, True, device)
+    result = {"per_model_seconds": per_model, "batched_seconds": batched, "workers": workers,
+              "ratio": per_model / batched, "model_levels": n_models * (n_levels + 1) + 2 * n_levels,
+              "epochs": epochs, "device": device}
+    log.info("model set of %d model-levels x %d epochs on %d workers: per model %.1f s, batched %.1f s, %.2fx",
+             result["model_levels"], epochs, workers, per_model, batched, result["ratio"])
     return result

@@ -98,13 +98,16 @@ def make_optimizer(model: nn.Module, spec: TrainSpec, steps: int):
         opt = torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay, nesterov=True)
     else:
         opt = torch.optim.Adam(params, lr=spec.lr, weight_decay=spec.weight_decay)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(spec, steps))
+
+
+def lr_lambda(spec: TrainSpec, steps: int) -> Callable[[int], float]:
+    """The schedule's factor of the base learning rate after ``s`` of ``steps`` optimiser steps."""
     if spec.schedule == "cosine":
-        fn = lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / max(steps, 1)))  # noqa: E731
-    elif spec.schedule == "step":
-        fn = lambda s: 0.1 ** ((s >= steps // 2) + (s >= 3 * steps // 4))  # noqa: E731
-    else:
-        fn = lambda s: 1.0  # noqa: E731
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, fn)
+        return lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / max(steps, 1)))
+    if spec.schedule == "step":
+        return lambda s: 0.1 ** ((s >= steps // 2) + (s >= 3 * steps // 4))
+    return lambda s: 1.0
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
