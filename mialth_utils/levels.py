@@ -67,12 +67,12 @@ class LevelBuilder:
             work[i] += len(self.chain(m))
         return [tuple(sorted(g)) for g in groups if g]
 
-    def build_model(self, model: int) -> None:
+    def train_one(self, model: int) -> None:
         """Train one model's missing levels and branches, in order."""
         for level, branch in self.missing(model):
             self._build_level(model, level, branch)
 
-    def build_models(self, models: tuple[int, ...]) -> None:
+    def train_many(self, models: tuple[int, ...]) -> None:
         """Train the missing levels of several models level by level, each level's models together."""
         pending = {m: self.missing(m) for m in models}
         for level in range(self.spec.n_levels + 1):

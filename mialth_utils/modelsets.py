@@ -31,7 +31,7 @@ from .data.registry import TensorData, load_dataset
 from .data.views import view_names
 from .levels import LevelBuilder
 from .models import make_model
-from .signals import Game
+from .signals import MembershipGame
 from .sparsity.compress import Compression, compress_model, count_params_and_macs
 from .sparsity.imp import BRANCHES, REWINDS
 from .sparsity.masks import check_sparsity_possible
@@ -41,7 +41,12 @@ from .training.predict import accuracy, predict_logits, query_inputs
 
 log = logging.getLogger(__name__)
 NOT_TABULATED = ("sparsity_per_layer", "dp_history")  # lists in metrics.json, not table cells
-LOGITS_DTYPE = np.float32  # float16 logits saturate p_y and tie the top scores (issue 9): never store them
+LOGITS_DTYPE = np.float32  # float16 logits saturate p_y and tie the top scores of attack lists: never store them
+# Store schema 1: the key under which a model-level's settings are hashed, and its artefact kind. The
+# string "population" is historical (it once named a model set); it stays because it is in every stored
+# hash (pinned in tests/test_store.py). A new schema would get a new constant, never an edit of this one.
+STORE_SCHEMA = 1
+HASH_KEY_V1 = "population"
 
 
 @dataclass(frozen=True)
@@ -106,14 +111,14 @@ class ModelSetSpec:
 class Outputs(Protocol):
     """What attack data are built from: one level of a model set, or a compressed model set."""
 
-    game: Game
+    game: MembershipGame
 
     def logits(self, model: int) -> np.ndarray: ...
 
     def metrics(self, model: int) -> dict: ...
 
 
-class _Game:
+class _ModelSetLayout:
     """Shared set-up of a model set: data, pool / population split, keep-matrix (no training)."""
 
     def __init__(self, spec: ModelSetSpec, device: str | torch.device = "cpu", cache_dir: Path | None = None):
@@ -128,7 +133,7 @@ class _Game:
         self.labels = labels[self.pool_idx]
         self.population_labels = labels[self.population_idx]
         self.split_hash = array_hash(np.concatenate([self.pool_idx, self.population_idx]))
-        self.game = Game(self.labels, self.population_labels, self.membership.keep, spec.n_pool, spec.view_names)
+        self.game = MembershipGame(self.labels, self.population_labels, self.membership.keep, spec.n_pool, spec.view_names)
 
     def make_net(self, seed: int):
         """The spec's architecture with weights drawn from ``seed`` (made DP-compatible when DP-SGD is on)."""
@@ -183,17 +188,18 @@ def _stale(art: store.Artifact) -> bool:
         return npz["logits"].dtype != LOGITS_DTYPE
 
 
-class ModelSet(_Game, LevelBuilder):
+class ModelSet(_ModelSetLayout, LevelBuilder):
     """Handle on a (possibly still unbuilt) model set; ``build()`` trains what is missing."""
 
     # ----------------------------------------------------------------- store keys
     def artifact(self, model: int, level: int, branch: str = "imp") -> store.Artifact:
-        spec = {"population": self.spec.to_dict(), "split": self.split_hash,  # key name kept: it is in every hash
-                "keep_row": self.membership.row_hash(model), "model_index": model, "level": level, "branch": branch}
-        spec["population"].pop("controls")  # controls do not change an IMP model
-        spec["population"].pop("control_models")
-        spec["population"]["n_levels"] = None  # nor does how many levels follow
-        return store.Artifact("population", spec, self.cache_dir)
+        settings = self.spec.to_dict()
+        settings.pop("controls")  # controls do not change an IMP model
+        settings.pop("control_models")
+        settings["n_levels"] = None  # nor does how many levels follow
+        spec = {HASH_KEY_V1: settings, "split": self.split_hash, "keep_row": self.membership.row_hash(model),
+                "model_index": model, "level": level, "branch": branch}
+        return store.Artifact(HASH_KEY_V1, spec, self.cache_dir)
 
     def chain(self, model: int) -> list[tuple[int, str]]:
         return self.spec.chain(model)
@@ -248,7 +254,7 @@ class LevelOutputs:
     branch: str = "imp"
 
     @property
-    def game(self) -> Game:
+    def game(self) -> MembershipGame:
         return self.models.game
 
     def logits(self, model: int) -> np.ndarray:
@@ -269,7 +275,7 @@ def build_chains(spec: ModelSetSpec, cache_dir: str, models: tuple[int, ...], de
     with ExitStack() as locks:
         for m in sorted(models):
             locks.enter_context(store.building(models_.artifact(m, 0)))
-        models_.build_models(tuple(sorted(models)))
+        models_.train_many(tuple(sorted(models)))
     return tuple(models)
 
 
@@ -279,7 +285,7 @@ def build_chain(spec: ModelSetSpec, cache_dir: str, model: int, device: str = "a
 
     models = ModelSet(spec, resolve_device(device), cache_dir)
     with store.building(models.artifact(model, 0)):  # a run beside this one wanting the chain waits, then loads it
-        models.build_model(model)
+        models.train_one(model)
     return model
 
 
@@ -314,7 +320,7 @@ class CompressedModelSet:
         run_units(build_compressed, args, workers=workers, scheduler=scheduler, desc=self.compression.label)
         return self
 
-    def build_model(self, m: int) -> None:
+    def train_one(self, m: int) -> None:
         base, start = self.base, time.perf_counter()
         net = base.make_net(0)
         net.load_state_dict(base.state(m, 0))
@@ -351,5 +357,5 @@ def build_compressed(spec: ModelSetSpec, cache_dir: str, compression: Compressio
     """One unit of work: one compressed model (its dense level 0 must be built)."""
     from .runtime import resolve_device
 
-    CompressedModelSet(ModelSet(spec, resolve_device(device), cache_dir), compression).build_model(model)
+    CompressedModelSet(ModelSet(spec, resolve_device(device), cache_dir), compression).train_one(model)
     return model

@@ -169,7 +169,6 @@ class MembershipGame:
     views: tuple[str, ...]
 
 
-Game = MembershipGame  # the old name, still imported by modelsets.py: the integrator renames it there, then drops this
 
 
 @dataclass(frozen=True)

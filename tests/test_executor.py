@@ -5,7 +5,6 @@ import signal
 import time
 
 import numpy as np
-import pytest
 
 from mialth_utils.executor import run_units
 from mialth_utils.modelsets import ModelSet, ModelSetSpec

@@ -124,7 +124,7 @@ def test_rewinding_restores_saved_weights_on_unpruned_entries(tmp_path, rewind, 
     # reuse the trained level 0 (so the level-1 mask comes from trained weights), retrain level 1 for 0 epochs
 
     shutil.copytree(pop.artifact(0, 0).path, pop0.artifact(0, 0).path)
-    pop0.build_model(0)
+    pop0.train_one(0)
     masks, state = pop0.masks(0, 1), pop0.state(0, 1)
     for name, mask in masks.items():
         assert torch.equal(state[name], rewind_w[name] * mask)

@@ -57,7 +57,7 @@ class ExternalTargetSet(ModelSet):
     def build(self, workers: int | None = None, scheduler: str | None = None) -> "ExternalTargetSet":
         """Train the reference models (in this process: the game is not rebuilt from the spec alone)."""
         for m in range(1, self.spec.n_models):
-            self.build_model(m)
+            self.train_one(m)
         return self
 
     def target_logits(self, state_path: str | None = None, logits_path: str | None = None) -> tuple[np.ndarray, dict]:

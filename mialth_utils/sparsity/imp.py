@@ -29,6 +29,8 @@ class LevelStart:
     snapshot_step: int | None  # level 0: the step whose weights become the rewind point
 
 
+# 12 parameters, keyword-only: the pruning settings of ModelSetSpec, passed one by one so that this module
+# stays free of the model-set layer (imported by it); a settings object would only rename them.
 def level_start(level: int, branch: str, *, make_net, prev_state: dict | None, prev_masks: Masks | None,
                 rewind_state: dict | None, prune_frac: float, scope: str, output_rate: float, rewind: str,
                 rewind_step: int, control_seed: int) -> LevelStart:

@@ -44,7 +44,7 @@ class TrainSpec:
     label_smoothing: float = 0.0
     augment: bool = False
     precision: str = "auto"  # auto (bf16 autocast where the hardware does bf16 natively) | bf16 | fp32
-    # defences (issue 13); hashed only when set, so that older artefacts keep their hashes
+    # defences; hashed only when set, so that older artefacts keep their hashes
     target_epsilon: float = 0.0  # DP-SGD with Opacus when > 0: the epsilon one training run may spend
     delta: float = 0.0  # DP delta; 0 means 1 / n_train
     max_grad_norm: float = 1.0  # DP-SGD per-example clipping norm
@@ -153,6 +153,8 @@ def default_loss(spec: TrainSpec) -> LossHook:
     return ppb_loss(base, spec.ppb_lambda) if spec.ppb_lambda else base
 
 
+# 12 parameters: the run (model, data, rows, spec, seed) and optional keyword-only hooks (masks, snapshot,
+# loss, epoch hooks, held-out set, progress): every caller sets a different few, each with a default.
 def train(model: nn.Module, data: TensorData, train_idx: torch.Tensor, spec: TrainSpec, *, seed: int,
           masks: Masks | None = None, snapshot_step: int | None = None, loss: LossHook | None = None,
           hooks: tuple[EpochHook, ...] = (), desc: str = "train", bar: bool = True,
