@@ -146,3 +146,24 @@ def test_user_model_trained_outside_the_kit_is_audited_through_papermill(user_mo
 
     report = write_report(results).read_text()  # every audit column is in the data dictionary
     assert "## Audits of external targets" in report and "state_dict, level 0" in report
+
+
+@pytest.mark.parametrize("kind", ["state_path", "logits_path"])
+def test_a_damaged_target_file_names_itself_and_what_to_do(tmp_path, kind):
+    """The audited target's own files cannot be rebuilt by the kit: a damaged one gives CorruptArtifactError
+    naming the file and saying to write it again (not a raw unpickling / zip error)."""
+    from mialth_utils.store import CorruptArtifactError
+
+    members = np.arange(0, 400, 2)
+    spec = ModelSetSpec(dataset="fake", model="mlp", n_models=3, n_population=50, train=TrainSpec(epochs=1))
+    game = ExternalTargetSet(spec, members, cache_dir=tmp_path / "cache")
+    path = tmp_path / ("target.pt" if kind == "state_path" else "logits.npy")
+    if kind == "state_path":
+        torch.save(game.make_net(0).state_dict(), path)
+    else:
+        np.save(path, np.zeros((len(game.data.train_y), game.data.n_classes), np.float32))
+    raw = bytearray(path.read_bytes())
+    path.write_bytes(bytes(raw[: len(raw) // 2]))  # truncated
+    with pytest.raises(CorruptArtifactError, match="write it again") as err:
+        game.target_logits(**{kind: str(path)})
+    assert str(path) in str(err.value)

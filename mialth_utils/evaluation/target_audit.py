@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from .. import store
 from ..data.membership import Membership, array_hash
@@ -65,12 +64,12 @@ class ExternalTargetSet(ModelSet):
         member = self.membership.keep[0]
         if state_path:
             net = self.make_net(0)
-            net.load_state_dict(torch.load(state_path, map_location=self.data.device, weights_only=True))
+            net.load_state_dict(store.load_state(Path(state_path), self.data.device))
             logits = self.predict(net).numpy()
             info = {"target_source": "state_dict", "sparsity": counted_sparsity(net)["overall"],
                     "test_acc": accuracy(net, self.data, self.data.test_x, self.data.test_y)}
         elif logits_path:
-            saved = np.load(logits_path)
+            saved = store.load_npy(Path(logits_path))
             if saved.ndim != 2 or len(saved) != len(self.data.train_y):
                 raise ValueError(f"{logits_path}: expected the target's logits on the whole training split, shaped "
                                  f"({len(self.data.train_y)}, n_classes), got {saved.shape}")
