@@ -71,7 +71,12 @@ def main(argv=None) -> pd.DataFrame:
         rows = _rows(args, device)
     table = pd.DataFrame(rows)
     for _, row in table.iterrows():
-        log.info("%-55s ratio %.2fx", row["part"], row.get("ratio", float("nan")))
+        why = row.get("not_batched_because")
+        label = f"{row['part']} ({row['model']})" if isinstance(row.get("model"), str) else row["part"]
+        if isinstance(why, str) and why:
+            log.info("%-55s not compared: %s", label, why)
+        else:
+            log.info("%-55s ratio %.2fx", label, row.get("ratio", float("nan")))
     if args.csv:
         table.to_csv(args.csv, index=False)
     return table
