@@ -188,6 +188,11 @@ def _stale(art: store.Artifact) -> bool:
         return npz["logits"].dtype != LOGITS_DTYPE
 
 
+def _to_build(art: store.Artifact) -> bool:
+    """Not built, damaged (moved aside by the check) or stale: one artefact's key, hashed once."""
+    return not art.intact() or _stale(art)
+
+
 class ModelSet(_ModelSetLayout, LevelBuilder):
     """Handle on a (possibly still unbuilt) model set; ``build()`` trains what is missing."""
 
@@ -211,7 +216,7 @@ class ModelSet(_ModelSetLayout, LevelBuilder):
             if not free:
                 return self.chain(model)
             return [(level, branch) for level, branch in self.chain(model)
-                    if not self.artifact(model, level, branch).intact() or _stale(self.artifact(model, level, branch))]
+                    if _to_build(self.artifact(model, level, branch))]
 
     # ----------------------------------------------------------------- reading
     def _done_path(self, model: int, level: int, branch: str) -> Path:
@@ -307,7 +312,7 @@ class CompressedModelSet:
     def missing(self) -> list[int]:
         if self.imp_level is not None:
             return []
-        return [m for m in range(self.spec.n_models) if not self.artifact(m).intact() or _stale(self.artifact(m))]
+        return [m for m in range(self.spec.n_models) if _to_build(self.artifact(m))]
 
     def build(self, workers: int | None = None, scheduler: str | None = None) -> "CompressedModelSet":
         from .executor import run_units
