@@ -88,3 +88,58 @@ def holm(p_values, alpha: float = 1 - CONFIDENCE) -> tuple[np.ndarray, np.ndarra
 
     rejected, adjusted, _, _ = multipletests(np.asarray(p_values, float), alpha=alpha, method="holm")
     return rejected, adjusted
+
+
+# ----------------------------------------------------------------- the analysis plan's tests (issue 20)
+# Every test below takes per-seed statistics: the training seed is the unit of inference.
+
+def t_p_value(values, null: float = 0.0, alternative: str = "greater") -> float:
+    """One-sample t-test p-value of the per-seed ``values`` against ``null`` (scipy); NaN for < 2 seeds
+    or no spread (every seed equal: the test is undefined, never "significant")."""
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    if len(values) < 2 or np.ptp(values) == 0:
+        return np.nan
+    return float(stats.ttest_1samp(values, null, alternative=alternative).pvalue)
+
+
+def tost(values, margin: float, alpha: float = 0.05) -> dict:
+    """Two one-sided t-tests of equivalence within [-margin, margin] across seeds.
+
+    Returns the mean, the (1 - 2 alpha) interval (90% at alpha 0.05: equivalent iff it lies inside the
+    band), the (1 - alpha) two-sided interval (is the effect different from zero?), ``p_tost`` (the
+    larger of the two one-sided p-values: equivalent iff below alpha) and ``p_zero`` (two-sided, against 0)."""
+    estimate, low90, high90 = seed_interval(values, 1 - 2 * alpha)
+    _, low95, high95 = seed_interval(values, 1 - alpha)
+    p_low = t_p_value(values, -margin, "greater")
+    p_high = t_p_value(values, margin, "less")
+    return {"estimate": estimate, "low90": low90, "high90": high90, "low95": low95, "high95": high95,
+            "p_tost": float(np.fmax(p_low, p_high)) if np.isfinite(p_low) and np.isfinite(p_high) else np.nan,
+            "p_zero": t_p_value(values, 0.0, "two-sided")}
+
+
+def page_trend(matrix, increasing: bool = True) -> tuple[float, float]:
+    """Page's L test of an ordered trend (scipy.stats.page_trend_test): ``matrix`` is seeds (blocks) x
+    ordered conditions (columns in the hypothesised order). ``increasing=False`` tests a decreasing trend.
+    Rows with a missing value are dropped. Returns (L, one-sided p); NaN for < 2 seeds or < 3 conditions."""
+    data = np.asarray(matrix, float)
+    data = data[np.isfinite(data).all(axis=1)]
+    if data.shape[0] < 2 or data.shape[1] < 3:
+        return np.nan, np.nan
+    if not increasing:
+        data = data[:, ::-1]
+    result = stats.page_trend_test(data, method="exact" if data.shape[0] * data.shape[1] <= 60 else "auto")
+    return float(result.statistic), float(result.pvalue)
+
+
+def min_detectable_effect(values, alpha: float = 0.05, power: float = 0.80) -> float:
+    """The smallest mean effect a one-sample two-sided t-test over these seeds detects with ``power`` at
+    ``alpha``, from the observed standard deviation of the per-seed ``values`` (statsmodels)."""
+    from statsmodels.stats.power import TTestPower
+
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    if len(values) < 2 or values.std(ddof=1) == 0:
+        return np.nan
+    d = TTestPower().solve_power(effect_size=None, nobs=len(values), alpha=alpha, power=power, alternative="two-sided")
+    return float(d * values.std(ddof=1))
