@@ -11,8 +11,10 @@ import numpy as np
 from scipy import stats
 
 CONFIDENCE = 0.95
-VERDICTS = ("supported", "contradicted", "inconclusive")
-SUPPORTED, CONTRADICTED, INCONCLUSIVE = VERDICTS
+VERDICTS = ("supported", "contradicted", "inconclusive", "equivalent_but_different", "reported")
+SUPPORTED, CONTRADICTED, INCONCLUSIVE, EQUIVALENT_BUT_DIFFERENT, REPORTED = VERDICTS
+# equivalent_but_different: equal within the margin, yet measurably different from zero (its own outcome,
+# never folded into "supported"); reported: a context row that decides nothing.
 
 
 def seed_interval(values, confidence: float = CONFIDENCE) -> tuple[float, float, float]:

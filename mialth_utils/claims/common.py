@@ -20,7 +20,14 @@ log = logging.getLogger(__name__)
 
 
 COLUMNS = ("claim", "setting", "rule", "statistic", "estimate", "ci_low", "ci_high", "n_seeds", "verdict",
-           "margin", "detail")
+           "margin", "detail", "role", "p_value", "mde", "deciding", "plan_hash")
+
+
+# What a verdict row is for (column ``role``): the claim's headline verdict (``primary``: the plan's primary
+# attack and metric), a claim-level verdict of a secondary attack or metric (``secondary``, Holm-adjusted
+# where the plan says so), one level / pair / control of a claim (``level``), or a number shown for context
+# that decides nothing (``context``, verdict "reported").
+ROLES = ("primary", "secondary", "level", "context")
 
 
 SETTING_COLUMNS = ("settings_hash", "dataset", "model_arch")
@@ -39,14 +46,23 @@ C2_METRICS = ("auc", "tpr@1%fpr")
 CI_TEXT = "95% interval"
 
 
-# One parameter per column of the verdict table (COLUMNS), in its order: the row reads as the table does.
-def verdict_row(claim, setting, rule, statistic, estimate, low, high, n_seeds, verdict, margin=np.nan, detail="") -> dict:
+# One parameter per column of the verdict table (COLUMNS), in its order: the row reads as the table does;
+# ``plan_hash`` is filled by ``verdict_frame`` from the analysis plan.
+def verdict_row(claim, setting, rule, statistic, estimate, low, high, n_seeds, verdict, margin=np.nan, detail="",
+                role="level", p_value=np.nan, mde=np.nan, deciding="") -> dict:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     return dict(zip(COLUMNS, (claim, setting, rule, statistic, float(estimate), float(low), float(high),
-                              int(n_seeds), verdict, float(margin), detail)))
+                              int(n_seeds), verdict, float(margin), detail, role, float(p_value), float(mde),
+                              deciding, "")))
 
 
 def verdict_frame(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    from ..analysis_plan import plan_hash
+
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame["plan_hash"] = plan_hash()
+    return frame
 
 
 def setting_label(key: dict, *extra) -> str:

@@ -100,12 +100,21 @@ VERDICTS = {
     "rule": "the decision rule in words, as written in code",
     "statistic": "name of the statistic the rule tests (e.g. AUC difference, Spearman rho)",
     "estimate": "value of the statistic, in its own unit",
-    "ci_low": "lower end of the 95% interval of the estimate (seeds and example resampling)",
-    "ci_high": "upper end of the 95% interval of the estimate",
+    "ci_low": "lower end of the row's interval of the estimate, t across seeds (its level is in the rule: 90% for "
+              "a TOST, else 95%)",
+    "ci_high": "upper end of the row's interval of the estimate",
     "n_seeds": "number of independent training seeds behind the estimate, integer",
-    "verdict": "supported | contradicted | inconclusive",
+    "verdict": "supported | contradicted | inconclusive | equivalent_but_different (equal within the margin, yet "
+               "measurably different from zero) | reported (a context row that decides nothing)",
     "margin": "equivalence margin stated in advance, in the statistic's unit (NaN if the rule has none)",
     "detail": "one line of what the numbers were",
+    "role": "primary (the claim's headline: the plan's primary attack and metric) | secondary (another attack or "
+            "metric, Holm-adjusted where the plan says so) | level (one level, pair or control) | context",
+    "p_value": "p-value of the row's test (Holm-adjusted for secondary rows where the plan says so; NaN if none)",
+    "mde": "smallest effect the design could detect: 80% power at the plan's alpha from the observed seed "
+           "standard deviation, in the statistic's unit (NaN if not computed)",
+    "deciding": "for a claim-level row, the level / pair / baseline whose row decided the verdict",
+    "plan_hash": "first 16 hex digits of the SHA-256 of analysis_plan.toml, the plan the row was judged by",
 }
 
 
