@@ -18,6 +18,10 @@ from .paths import results_root
 from .store import spec_hash
 from .training.loop import TrainSpec
 
+# One-shot magnitude pruning at the sparsities of IMP levels 5, 10 and 16 (1 - 0.8**level, 3 decimals): C4's
+# comparison of iterative and one-shot pruning at equal sparsity (issue 20).
+ONE_SHOT_AT_IMP = tuple(("prune", round(1 - 0.8 ** level, 3)) for level in (5, 10, 16))
+# n_levels 16: IMP to sparsity 1 - 0.8**16 = 0.972, deep enough for tickets to stop keeping accuracy (C1).
 PROFILES: dict[str, dict] = {
     "smoke": dict(dataset="fake", model="mlp", n_models=5, n_pool=400, n_population=100, n_levels=2,
                   train=TrainSpec(epochs=6, batch_size=64, lr=0.05), n_boot=20, class_counts=(2, 5), n_subsets=2,
@@ -25,10 +29,11 @@ PROFILES: dict[str, dict] = {
                   compressions=(("prune", 0.5), ("structured", 0.5), ("quant", 4), ("distill", "mlp-small"),
                                 ("imp", 2))),
     "quick": dict(dataset="fashion-mnist", model="lenet-300-100", n_models=9, n_pool=4000, n_population=1000,
-                  n_levels=10, train=TrainSpec(epochs=30, batch_size=128, lr=0.05), n_boot=200,
+                  n_levels=16, train=TrainSpec(epochs=30, batch_size=128, lr=0.05), n_boot=200,
                   class_counts=(2, 5, 10), n_subsets=3, transfer_model="mlp", fast_attacks=False,
                   compressions=(("prune", 0.5), ("prune", 0.7), ("prune", 0.9), ("structured", 0.5), ("quant", 8),
-                                ("quant", 4), ("distill", "mlp-small"), ("imp", 5))),
+                                ("quant", 4), ("distill", "mlp-small"), ("imp", 5), ("imp", 10), ("imp", 16))
+                  + ONE_SHOT_AT_IMP),
     "paper": dict(dataset="cifar10", model="resnet-18", n_models=17, n_pool=40000, n_population=10000, n_levels=10,
                   train=TrainSpec(epochs=100, batch_size=256, lr=0.1, augment=True), n_boot=200,
                   class_counts=(2, 5, 10), n_subsets=3, transfer_model="vgg-16", fast_attacks=False, rewind="step",

@@ -31,7 +31,7 @@ from .store import spec_hash
 
 log = logging.getLogger("mialth_utils.sweep")  # also when run as __main__
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
-STUDY_SEEDS = {"smoke": (0, 1), "quick": (0, 1, 2), "paper": (0, 1, 2)}
+STUDY_SEEDS = {"smoke": (0, 1), "quick": (0, 1, 2, 3, 4), "paper": (0, 1, 2, 3, 4)}  # >= 5: the plan's min_seeds
 # The study's notebooks and their order, from the experiments' own declarations (experiments.REGISTRY).
 COLLECTOR = "90_collect_results"
 REPLICATED = tuple(e.notebook for e in REGISTRY if e.replicated)  # behind claims C1-C5: run over every seed

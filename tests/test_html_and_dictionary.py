@@ -71,7 +71,7 @@ def test_every_schema_column_has_one_meaning():
     assert sum(len(part) for part in parts) == len(dictionary.COLUMNS)  # no name defined twice
     schema = ("branch level sparsity train_acc test_acc gap attack n_in n_out n_refs n_queries auc auc_ci_low "
               "auc_ci_high balanced_acc advantage precision recall top_tie_block score_kind error n_classes subset "
-              "classes n_pool fit_level target_level fit_model target_model compression method dense_test_acc "
+              "classes n_pool fit_level target_level fit_arch target_arch target_model balanced_acc_transferred balanced_acc_native asr compression method dense_test_acc "
               "nonzero_params macs bits shadows balanced_acc_fixed auc_abnormal n_tested tested_frac "
               "precision_at_alpha recall_at_alpha n_predicted_members cost_seconds target_test_acc from_level "
               "to_level spearman newly_exposed newly_protected exposed_both claim setting rule statistic estimate "

@@ -58,10 +58,13 @@ class CMMIA(Attack):
         self.tested_ = np.ones(len(data.labels), bool) if self.test_all else self.abnormal(feats, ref_feats)
         losses = S.loss(data.ref_logits[:, 0], data.labels)  # (R, N)
         self.out_losses_ = np.where(~data.ref_keep, losses, np.nan)
-        if (~data.ref_keep).sum(0).min() < 1:
-            raise ValueError(f"{self.name}: some examples have no shadow model that did not train on them; "
-                             "raise n_models")
-        enough = (~data.ref_keep).sum(0).min() + 1 >= 1 / self.alpha
+        n_out = (~data.ref_keep).sum(0)
+        if n_out.max() < 1:
+            raise ValueError(f"{self.name}: no example has a shadow model that did not train on it; raise n_models")
+        # With exchangeable keep rows a few examples have no OUT shadow: they cannot be tested (p = 1,
+        # never declared members); ``untestable_`` counts them.
+        self.untestable_ = int((n_out == 0).sum())
+        enough = np.median(n_out) + 1 >= 1 / self.alpha
         self.test_used_ = self.test if self.test != "auto" else ("empirical" if enough else "gaussian")
         self.fit_seconds_ = time.perf_counter() - start
         return self
@@ -73,8 +76,12 @@ class CMMIA(Attack):
             n_out = np.sum(~np.isnan(out), 0)
             below = np.nansum(out <= target_loss[None], 0)
             return (1 + below) / (1 + n_out)
-        mean, std = np.nanmean(out, 0), np.maximum(np.nanstd(out, 0, ddof=1), 1e-6)
-        return norm.cdf(target_loss, mean, np.nan_to_num(std, nan=1e-6))
+        n_out = np.sum(~np.isnan(out), 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.nansum(np.nan_to_num(out), 0) / np.maximum(n_out, 1)
+            std = np.sqrt(np.nansum((np.nan_to_num(out) - mean) ** 2 * ~np.isnan(out), 0) / np.maximum(n_out - 1, 1))
+        p = norm.cdf(target_loss, mean, np.maximum(std, 1e-6))
+        return np.where(n_out == 0, 1.0, p)  # no OUT shadow: untestable, never a member
 
     def score(self, data: AttackData) -> np.ndarray:
         start = time.perf_counter()

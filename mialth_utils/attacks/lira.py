@@ -35,16 +35,45 @@ class LiRA(Attack):
         data.require_refs(2 if not self.online else 4, self.name)
         aug = data.aug_idx
         phi = S.logit_scaled_confidence(data.ref_logits[:, aug], data.labels)  # (R, Q, N)
-        counts_out = (~data.ref_keep).sum(0)
-        counts_in = data.ref_keep.sum(0)
-        need = 1 if self.fixed_variance else 2
-        if counts_out.min() < need or (self.online and counts_in.min() < need):
-            raise ValueError(f"{self.name}: some examples have fewer than {need} IN/OUT reference models; "
-                             "raise n_models or use fixed_variance=True")
         self.mean_out_, self.std_out_ = self._stats(phi, ~data.ref_keep, self.fixed_variance)
         if self.online:
             self.mean_in_, self.std_in_ = self._stats(phi, data.ref_keep, self.fixed_variance)
+        self.fallback_frac_ = self._fill_sparse(data.ref_keep)
         return self
+
+    def _fill_sparse(self, keep: np.ndarray) -> float:
+        """With exchangeable keep rows an example may have fewer than 2 IN (or OUT) references. Its
+        missing variance is the median per-example variance of that side; a missing mean (no reference
+        on that side) is the other side's mean shifted by the median IN - OUT difference. Returns the
+        share of examples that needed it (0 with LiRA's balanced columns)."""
+        sides = [(~keep).sum(0)] + ([keep.sum(0)] if self.online else [])
+        sparse = np.zeros(keep.shape[1], bool)
+        for n in sides:
+            sparse |= n < 2
+        if not sparse.any():
+            return 0.0
+        n_out = sides[0]
+        if not self.online:
+            if (n_out == 0).all():
+                raise ValueError(f"{self.name}: no example has an OUT reference model; raise n_models")
+            self._fill(self.mean_out_, self.std_out_, n_out, None, 0.0)
+            return float(sparse.mean())
+        n_in = sides[1]
+        both = (n_in >= 1) & (n_out >= 1)
+        if not both.any():
+            raise ValueError(f"{self.name}: no example has both IN and OUT reference models; raise n_models")
+        shift = np.median(self.mean_in_[:, both] - self.mean_out_[:, both], axis=1, keepdims=True)  # (Q, 1)
+        self._fill(self.mean_out_, self.std_out_, n_out, self.mean_in_, -shift)
+        self._fill(self.mean_in_, self.std_in_, n_in, self.mean_out_, shift)
+        return float(sparse.mean())
+
+    def _fill(self, mean, std, n, other_mean, shift) -> None:
+        if not self.fixed_variance:
+            std[:, n < 2] = np.median(std[:, n >= 2], axis=1, keepdims=True)
+        if other_mean is not None:
+            mean[:, n == 0] = (other_mean + shift)[:, n == 0]
+        elif (n == 0).any():
+            mean[:, n == 0] = np.median(mean[:, n > 0], axis=1, keepdims=True)
 
     def score(self, data):
         phi = S.logit_scaled_confidence(data.target_logits[data.aug_idx], data.labels)  # (Q, N)

@@ -16,8 +16,10 @@ def _p(logits, labels, aug):
 def _out_means(p_ref, keep, p_pop):
     """Mean OUT probability per pool example (examples no reference left out get the overall OUT mean)
     and the mean population probability over references."""
-    out = np.where(~keep, p_ref, np.nan)
-    return np.nan_to_num(np.nanmean(out, 0), nan=np.nanmean(out)), p_pop.mean(0)
+    n_out = (~keep).sum(0)
+    sums = np.where(~keep, p_ref, 0.0).sum(0)
+    overall = sums.sum() / max(n_out.sum(), 1)
+    return np.where(n_out > 0, sums / np.maximum(n_out, 1), overall), p_pop.mean(0)
 
 
 def _score(p_x, p_z, p_out, p_out_pop, a, gamma):

@@ -24,10 +24,10 @@ def _transfer_costs(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def verdict_c5(transfer: pd.DataFrame) -> pd.DataFrame:
-    """C5: mean transfer cost over level pairs, per (setting, attack, fit_model, target_model)."""
+    """C5: mean transfer cost over level pairs, per (setting, attack, fit_arch, target_arch)."""
     rows = []
-    for key, group in group_settings(transfer, extra=("attack", "fit_model", "target_model")):
-        attack, fit_model, target_model = (key.pop(c) for c in ("attack", "fit_model", "target_model"))
+    for key, group in group_settings(transfer, extra=("attack", "fit_arch", "target_arch")):
+        attack, fit_arch, target_arch = (key.pop(c) for c in ("attack", "fit_arch", "target_arch"))
         costs = _transfer_costs(group)
         if costs.empty:
             continue
@@ -37,7 +37,7 @@ def verdict_c5(transfer: pd.DataFrame) -> pd.DataFrame:
         worst_cost = costs.groupby(["fit_level", "target_level"])["cost"].mean().min()
         detail = join_notes(f"worst pair: fit level {worst[0]} -> target level {worst[1]}, mean cost {worst_cost:+.4f}",
                        seed_note(len(per_seed)))
-        rows.append(verdict_row("C5", setting_label(key, attack, f"{fit_model} -> {target_model}"), RULE_C5,
+        rows.append(verdict_row("C5", setting_label(key, attack, f"{fit_arch} -> {target_arch}"), RULE_C5,
                          "mean_transfer_cost_auc", estimate, low, high, len(per_seed),
                          noninferiority_verdict(low, high, C5_TRANSFER_MARGIN), C5_TRANSFER_MARGIN, detail))
     return verdict_frame(rows)

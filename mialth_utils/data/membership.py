@@ -1,4 +1,4 @@
-"""Who trains on what: the pool, the balanced keep-matrix and the disjoint shadow split.
+"""Who trains on what: the pool, the exchangeable keep-matrix and the disjoint shadow split.
 
 Row 0 of a keep-matrix is the target model, rows 1..M-1 are reference (shadow) models.
 """
@@ -18,27 +18,28 @@ def array_hash(array: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
+def independent_halves(n_rows: int, n_examples: int, rng: np.random.Generator) -> np.ndarray:
+    """``n_rows`` keep rows, each an independent uniformly drawn half (``n_examples // 2``) of the examples."""
+    return rng.uniform(size=(n_rows, n_examples)).argsort(axis=1) < n_examples // 2
+
+
 def balanced_keep(n_models: int, n_examples: int, seed: int) -> np.ndarray:
-    """Keep-matrix for a target (row 0) and ``n_models - 1`` reference models.
+    """Keep-matrix of ``n_models`` exchangeable models: every row (target and references alike) an
+    independent draw of exactly ``n_examples // 2`` members.
 
-    References follow LiRA's argsort construction: for every example the references are ranked by
-    a seeded uniform draw and the first ``n_refs // 2`` keep it (exactly half when ``n_refs`` is
-    even). The target row is an independent draw of exactly ``n_examples // 2`` members.
-
-    Deviation from LiRA's code, on purpose: there every column is balanced over *all* models,
-    target included, so the references' IN count of an example reveals whether the target
-    trained on it (one fewer IN reference for a member). Drawing the target row independently
-    makes the reference keep rows carry no information about the target's membership.
+    Any model can therefore play the target (leave-one-out) and no model's membership leaks through the
+    others' rows: an example's IN count among the other models is Binomial(M - 1, 1/2) whatever the
+    target did. Deviation from LiRA's code, on purpose: there every column is balanced over the models
+    (exactly half IN), so when one model plays the target, the others' IN count of an example reveals its
+    membership (one fewer IN for a member); the kit's earlier design kept that balance among the
+    references, which leaked the same way whenever a reference played the target (issue 20: LiRA online's
+    threshold fixed on a pseudo-target gave balanced accuracy 0.5000). The price: some examples have few
+    IN (or OUT) references, which the reference attacks handle (``attacks.lira``, ``attacks.cmmia``).
     """
     _check_counts(n_models, n_examples)
     if n_models < 3:
         raise ValueError(f"n_models must be at least 3 (a target and two reference models), got {n_models}")
-    rng = np.random.default_rng(seed)
-    keep = np.zeros((n_models, n_examples), bool)
-    keep[0, rng.permutation(n_examples)[: n_examples // 2]] = True
-    n_refs = n_models - 1
-    keep[1:] = rng.uniform(size=(n_refs, n_examples)).argsort(axis=0) < n_refs // 2
-    return keep
+    return independent_halves(n_models, n_examples, np.random.default_rng(seed))
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,10 @@ class Membership:
 def make_membership(n_models: int, n_examples: int, seed: int, mode: str = "balanced") -> Membership:
     """Build the keep-matrix of a population of ``n_models`` (target + references) over a pool.
 
-    ``balanced``: LiRA design, every example IN for half of the reference models; the target's
-    row an independent half of the pool (see ``balanced_keep``).
+    ``balanced``: LiRA design over the whole pool, every row an independent half (exchangeable models,
+    see ``balanced_keep``).
     ``disjoint``: Shokri design: the pool is halved; the target trains on a random half of the
-    first half only, the references on a balanced keep over the second half only.
+    first half only, each reference on an independent half of the second half only.
     """
     if mode == "balanced":
         keep = balanced_keep(n_models, n_examples, seed)
@@ -90,11 +91,7 @@ def make_membership(n_models: int, n_examples: int, seed: int, mode: str = "bala
     keep = np.zeros((n_models, n_examples), bool)
     keep[0, rng.permutation(target_part)[: len(target_part) // 2]] = True
     n_ref = n_models - 1
-    if n_ref >= 2:
-        ref_keep = rng.uniform(size=(n_ref, len(shadow_part))).argsort(axis=0) < n_ref // 2
-        keep[1:, shadow_part] = ref_keep
-    else:
-        keep[1, rng.permutation(shadow_part)[: len(shadow_part) // 2]] = True
+    keep[np.ix_(np.arange(1, n_models), shadow_part)] = independent_halves(n_ref, len(shadow_part), rng)
     target_pool = np.zeros(n_examples, bool)
     target_pool[target_part] = True
     return Membership(keep, target_pool, mode, seed)

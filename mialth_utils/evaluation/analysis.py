@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from ..attacks.base import reference_threshold
 from ..attacks.registry import get_attack
 from ..signals import attack_data
 from .metrics import evaluate
@@ -15,23 +16,41 @@ def transfer_matrix(models, attack_name: str, levels=None, target_models=None, n
     """Attack fitted on the references at level a, applied to the target at level b (claim C5).
 
     ``target_models``: take the target from another model set (another architecture or training
-    recipe over the same pool and keep-matrix) to transfer across models.
+    recipe over the same pool and keep-matrix) to transfer across models. ``balanced_acc_transferred`` is the
+    target's balanced accuracy at the threshold fixed on the fit references (one of them playing the
+    target, ``attacks.base.reference_threshold``): the transferred decision rule, never the target's
+    labels. ``balanced_acc_native`` is the same at level b with the attack and threshold fitted on the
+    target's own references (for one model set: the a = b row of the same table).
     """
     target_set = target_models or models
     if target_models is not None and not np.array_equal(models.pool_idx, target_set.pool_idx):
         raise ValueError("transfer across model sets needs the same data set, pool and seed")
     levels = list(range(models.spec.n_levels + 1)) if levels is None else list(levels)
     member = target_set.membership.member_mask(0)
+    fits = {a: _fit_with_threshold(models, attack_name, a, seed) for a in levels}
+    natives = fits if target_models is None else {b: _fit_with_threshold(target_set, attack_name, b, seed)
+                                                   for b in levels}
     rows = []
-    for a in levels:
-        fitted = get_attack(attack_name, seed).fit(attack_data(models.at(a)))
-        for b in levels:
-            scores = fitted.score(attack_data(target_set.at(b)))
-            out = evaluate(scores, member, n_boot=n_boot, seed=seed)
+    for b in levels:
+        target = attack_data(target_set.at(b))
+        own, own_threshold = natives[b]
+        native = evaluate(own.score(target), member, n_boot=0, seed=seed, threshold=own_threshold)
+        for a in levels:
+            fitted, threshold = fits[a]
+            out = evaluate(fitted.score(target), member, n_boot=n_boot, seed=seed, threshold=threshold)
             rows.append({"attack": attack_name, "fit_level": a, "target_level": b,
-                         "fit_model": models.spec.model, "target_model": target_set.spec.model,
-                         "auc": out["auc"], "tpr@1%fpr": out["tpr@1%fpr"], "tpr@0.1%fpr": out["tpr@0.1%fpr"]})
+                         "fit_arch": models.spec.model, "target_arch": target_set.spec.model,
+                         "auc": out["auc"], "tpr@1%fpr": out["tpr@1%fpr"], "tpr@0.1%fpr": out["tpr@0.1%fpr"],
+                         "balanced_acc_transferred": out["balanced_acc_fixed"],
+                         "balanced_acc_native": native["balanced_acc_fixed"]})
     return pd.DataFrame(rows)
+
+
+def _fit_with_threshold(models, attack_name: str, level: int, seed: int):
+    """The attack fitted on the references of ``level`` and its threshold fixed on them."""
+    data = attack_data(models.at(level))
+    fitted = get_attack(attack_name, seed).fit(data)
+    return fitted, reference_threshold(fitted, data)
 
 
 def level_scores(models, attack_name: str = "lira_online", levels=None, seed: int = 0) -> pd.DataFrame:

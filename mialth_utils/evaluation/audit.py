@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..attacks.base import Attack, reference_threshold
-from ..attacks.registry import default_attacks
+from ..attacks.registry import attack_info, default_attacks
 from ..data.membership import balanced_eval_indices
 from ..log import progress
 from ..signals import AttackData, attack_data
@@ -57,25 +57,57 @@ def run_attacks(data: AttackData, member_mask: np.ndarray, attacks: list[Attack]
     return pd.DataFrame(rows), scores
 
 
+# Attacks cheap enough to run with every model of a set as the target once (leave-one-out): the others are
+# only trained once per audit (shokri's and SAMIA's attack models), so they play model ``target`` only.
+LEAVE_ONE_OUT_COSTS = ("signal only", "reference models")
+
+
+def leave_one_out_targets(models, target: int = 0) -> list[int]:
+    """``target`` first, then every other model of the set: on an exchangeable keep-matrix (membership
+    ``balanced``) any model can play the target with the others as its references."""
+    if models.membership.mode != "balanced":
+        return [target]
+    return [target] + [m for m in range(models.membership.n_models) if m != target]
+
+
+def _cheap(attack: Attack) -> bool:
+    info = attack_info(attack.name)
+    return info is not None and info.cost in LEAVE_ONE_OUT_COSTS
+
+
+# keyword-only options: which model is the target, which branch, the per-row bootstrap and leave-one-out
 def audit_model_set(models, levels=None, attacks_factory=default_attacks, *, target: int = 0, branch: str = "imp",
-                    n_boot: int = 200, seed: int = 0) -> tuple[pd.DataFrame, dict]:
+                    n_boot: int = 200, seed: int = 0, leave_one_out: bool = False) -> tuple[pd.DataFrame, dict]:
     """Every attack at every level of a ModelSet: a tidy table with the target's accuracy, gap and
-    sparsity per row, and the scores by level and attack."""
+    sparsity per row (column ``target_model``), and model ``target``'s scores by level and attack.
+
+    ``leave_one_out``: every model of the set plays the target once for the attacks whose cost allows
+    it (``LEAVE_ONE_OUT_COSTS``), the other models being its references; their rows carry no per-row
+    bootstrap interval (``n_boot`` applies to model ``target``'s rows)."""
     levels = range(models.spec.n_levels + 1) if levels is None else levels
-    member = models.membership.member_mask(target)
+    targets = leave_one_out_targets(models, target) if leave_one_out else [target]
     frames, all_scores = [], {}
     for level in progress(list(levels), desc="levels"):
-        data = attack_data(models.at(level, branch), target)
-        df, scores = run_attacks(data, member, attacks_factory(), candidates=models.membership.target_pool,
-                                 n_boot=n_boot, seed=seed)
-        info = models.metrics(target, level, branch)
-        for key in ("level", "branch", "sparsity", "train_acc", "test_acc", "gap") + DEFENCE_KEYS:
-            if key in info:
-                df[key] = info[key]
-        frames.append(df)
-        all_scores[level] = scores
-        if "auc" in df:
-            best = df.sort_values("auc", ascending=False).iloc[0]
-            log.info("level %d: sparsity %.3f test_acc %.4f gap %.4f; best AUC %s %.3f", level, info["sparsity"],
-                     info["test_acc"], info["gap"], best["attack"], best["auc"])
+        outputs = models.at(level, branch)
+        for model in targets:
+            attacks = attacks_factory() if model == target else [a for a in attacks_factory() if _cheap(a)]
+            df, scores = run_attacks(attack_data(outputs, model), models.membership.member_mask(model), attacks,
+                                     candidates=models.membership.target_pool,
+                                     n_boot=n_boot if model == target else 0, seed=seed)
+            info = models.metrics(model, level, branch)
+            for key in ("level", "branch", "sparsity", "train_acc", "test_acc", "gap") + DEFENCE_KEYS:
+                if key in info:
+                    df[key] = info[key]
+            df["target_model"] = model
+            frames.append(df)
+            if model == target:
+                all_scores[level] = scores
+                _log_level(level, info, df)
     return pd.concat(frames, ignore_index=True), all_scores
+
+
+def _log_level(level: int, info: dict, df: pd.DataFrame) -> None:
+    if "auc" in df:
+        best = df.sort_values("auc", ascending=False).iloc[0]
+        log.info("level %d: sparsity %.3f test_acc %.4f gap %.4f; best AUC %s %.3f", level, info["sparsity"],
+                 info["test_acc"], info["gap"], best["attack"], best["auc"])

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .. import store
-from ..data.membership import Membership, array_hash
+from ..data.membership import Membership, array_hash, independent_halves
 from ..data.registry import load_dataset
 from ..modelsets import ModelSet, ModelSetSpec
 from ..signals import MembershipGame, build_attack_data
@@ -46,8 +46,7 @@ class ExternalTargetSet(ModelSet):
         self.pool_idx, self.population_idx = pool, population
         keep = np.zeros((spec.n_models, len(pool)), bool)
         keep[0] = target_row
-        n_refs = spec.n_models - 1
-        keep[1:] = np.random.default_rng((spec.seed, 1)).uniform(size=(n_refs, len(pool))).argsort(0) < n_refs // 2
+        keep[1:] = independent_halves(spec.n_models - 1, len(pool), np.random.default_rng((spec.seed, 1)))
         self.membership = Membership(keep, np.ones(len(pool), bool), "external", spec.seed)
         self.labels, self.population_labels = labels[pool], labels[population]
         self.split_hash = array_hash(np.concatenate([pool, population]))

@@ -53,7 +53,7 @@ def class_count(spec: StudySpec, levels=(0,)) -> dict:
     frames = []
     for planned in model_sets(spec, levels):
         models = build(spec, planned)
-        df, _ = audit_model_set(models, levels=levels, n_boot=spec.n_boot, seed=spec.seed,
+        df, _ = audit_model_set(models, levels=levels, n_boot=spec.n_boot, seed=spec.seed, leave_one_out=True,
                                 attacks_factory=lambda: default_attacks(spec.fast_attacks, spec.seed))
         df["n_classes"], df["subset"], df["n_pool"] = planned.labels["n_classes"], planned.labels["subset"], \
             models.spec.n_pool

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..attacks.cmmia import mixed_attack_data
 from ..attacks.registry import cmmia_attacks, get_attack
+from ..data.membership import balanced_eval_indices
 from ..claims import e6
 from ..config import StudySpec
 from ..evaluation.audit import run_attacks
@@ -41,6 +42,9 @@ COLUMNS = {
     "n_predicted_members": "number of examples CM-MIA's test declared members at alpha, integer",
     "cost_seconds": "wall-clock seconds CM-MIA took for one target end to end (features, neighbour search, tests)",
     "n_abnormal_eval": "number of examples of CM-MIA's abnormal subset the _abnormal metrics were computed on, integer",
+    "asr": "CM-MIA's attack success rate by its own decision rule: balanced accuracy of its p < alpha member "
+           "decisions on the balanced evaluation set (cm_mia rows only), 0..1",
+    "untestable": "number of examples CM-MIA could not test (no OUT shadow model; never declared members), integer",
     "test_used": "CM-MIA's hypothesis test: empirical (enough OUT shadows for p < alpha) or gaussian",
 }
 
@@ -95,7 +99,8 @@ def attack_compressed(data, member: np.ndarray, spec: StudySpec) -> pd.DataFrame
             row.update(auc_abnormal=sub["auc"], n_abnormal_eval=sub["n_in"] + sub["n_out"])
         if hasattr(attack, "predicted_member_"):
             decided = attack.predicted_member_
-            row.update(n_tested=int(attack.tested_.sum()), tested_frac=float(attack.tested_.mean()),
+            row.update(asr=decision_balanced_acc(decided, member, spec.seed), untestable=attack.untestable_,
+                       n_tested=int(attack.tested_.sum()), tested_frac=float(attack.tested_.mean()),
                        n_predicted_members=int(decided.sum()), test_used=attack.test_used_,
                        precision_at_alpha=float(member[decided].mean()) if decided.any() else float("nan"),
                        recall_at_alpha=float(decided[member].mean()), cost_seconds=attack.cost_seconds_)
@@ -103,8 +108,16 @@ def attack_compressed(data, member: np.ndarray, spec: StudySpec) -> pd.DataFrame
     return df.merge(pd.DataFrame(extras), on="attack", how="left")
 
 
+def decision_balanced_acc(decided: np.ndarray, member: np.ndarray, seed: int) -> float:
+    """CM-MIA's attack success rate by its own decision rule: balanced accuracy of its member / non-member
+    decisions on the target's balanced evaluation set (the one every metric of the row is computed on)."""
+    idx = balanced_eval_indices(member, None, seed)
+    d, m = decided[idx], member[idx]
+    return float((d[m].mean() + (1 - d[~m].mean())) / 2)
+
+
 EXPERIMENT = Experiment("compression", "06_compression_cmmia", model_sets=model_sets,
                         tables=(Table("compression_models", COLUMNS, of_models=True), Table("compression", COLUMNS)),
-                        claims=(e6.CLAIM,), heavy=True,
+                        claims=(e6.CLAIM,), heavy=True, replicated=True,
                         figures=(FigureSet("E6", "compression",
                                            (("fig_e6_compression", lambda g, t: plots.compression_panel(g)),)),))

@@ -32,15 +32,16 @@ def lth_attack(spec: StudySpec) -> dict:
     rec.table("accuracy", accuracy)
     rec.table("model_set", table)
     attacks, scores = audit_model_set(models, attacks_factory=lambda: default_attacks(spec.fast_attacks, spec.seed),
-                                      n_boot=spec.n_boot, seed=spec.seed)
+                                      n_boot=spec.n_boot, seed=spec.seed, leave_one_out=True)
     rec.table("attacks", attacks)
     member = models.membership.member_mask(0)
     evaluated = eval_idx(models, spec.seed)
     np.savez_compressed(rec.folder / "scores.npz", member=member, eval_idx=evaluated,
                         **{f"{lvl}__{name}": s for lvl, sc in scores.items() for name, s in sc.items()})
-    curves = {lvl: {name: {**roc_points(s, member, spec.seed), **legend(attacks, lvl, name)}
+    own = model_zero(attacks)
+    curves = {lvl: {name: {**roc_points(s, member, spec.seed), **legend(own, lvl, name)}
                     for name, s in sc.items()} for lvl, sc in scores.items()}
-    figs = _run_figures(spec, accuracy, attacks, curves, len(evaluated) // 2)
+    figs = _run_figures(spec, accuracy, own, curves, len(evaluated) // 2)
     rec.finish(device=models.data.device, n_levels=spec.models.n_levels, max_sparsity=float(accuracy["sparsity"].max()))
     return {"model_set": models, "accuracy": accuracy, "attacks": attacks, "curves": curves, "figures": figs}
 
@@ -62,6 +63,11 @@ def _run_figures(spec: StudySpec, accuracy: pd.DataFrame, attacks: pd.DataFrame,
     return figs
 
 
+def model_zero(attacks: pd.DataFrame) -> pd.DataFrame:
+    """The rows where model 0 played the target (leave-one-out tables hold every model's)."""
+    return attacks[attacks["target_model"] == 0] if "target_model" in attacks.columns else attacks
+
+
 def _same_model(table: pd.DataFrame | None, acc: pd.DataFrame) -> pd.DataFrame | None:
     if table is None:
         return None
@@ -74,7 +80,7 @@ def frontier(acc: pd.DataFrame, tables: dict):
     and architecture; needs the attacks table of the same setting."""
     if "attacks" not in tables:
         raise ValueError("needs the lth_attack runs' attacks table")
-    att = tables["attacks"][tables["attacks"]["settings_hash"] == acc["settings_hash"].iloc[0]]
+    att = model_zero(tables["attacks"][tables["attacks"]["settings_hash"] == acc["settings_hash"].iloc[0]])
     points = plots.frontier_points(acc, att, _same_model(tables.get("compression_models"), acc),
                                    _same_model(tables.get("compression"), acc))
     return plots.privacy_utility_frontier(points)

@@ -15,10 +15,16 @@ from .base import Experiment, FigureSet, PlannedSet, Table, build
 COLUMNS = {
     "fit_level": "IMP level of the reference models the attack was fitted on (a), integer",
     "target_level": "IMP level of the target the fitted attack was applied to (b), integer",
-    "fit_model": "architecture of the reference models the attack was fitted on",
-    "target_model": "architecture of the attacked target",
+    "fit_arch": "architecture of the reference models the attack was fitted on",
+    "target_arch": "architecture of the attacked target",
+    "balanced_acc_transferred": "balanced accuracy of the target at level b at the threshold fixed on the fit "
+                                "references (level a; one of them playing the target): the transferred decision "
+                                "rule, never the target's labels, 0..1",
+    "balanced_acc_native": "balanced accuracy of the target at level b with the attack and threshold fitted on its own "
+                           "references at b (the native baseline of C5), 0..1",
 }
-ATTACKS = ("lira_offline", "modified_entropy")
+# The plan's primary attack (rmia) first, then the attacks the transfer study has always had.
+ATTACKS = ("rmia", "lira_offline", "modified_entropy")
 
 
 def model_sets(spec: StudySpec) -> list[PlannedSet]:

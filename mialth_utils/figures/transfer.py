@@ -15,18 +15,18 @@ def transfer_cost(transfer: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
     """Per row: cost = metric(fit level a -> target level b) - metric(fit level b -> target level b).
 
     The baseline is the attack fitted on the *target's own architecture* at the target's level
-    (rows with fit_model == target_model == this target_model, fit_level == target_level, same
+    (rows with fit_arch == target_arch == this target_arch, fit_level == target_level, same
     attack and seed) when the table has it; otherwise the same panel's diagonal. Column
     ``baseline`` says which was used."""
     rows = transfer.dropna(subset=[metric]).copy()
     seed = ["seed"] if "seed" in rows else []
     diagonal = rows[rows["fit_level"] == rows["target_level"]]
-    own = diagonal[diagonal["fit_model"] == diagonal["target_model"]]
-    own = own[["attack", "target_model", "target_level"] + seed + [metric]].rename(columns={metric: "own"})
-    panel = diagonal[["attack", "fit_model", "target_model", "target_level"] + seed + [metric]]
-    rows = rows.merge(own, on=["attack", "target_model", "target_level"] + seed, how="left")
+    own = diagonal[diagonal["fit_arch"] == diagonal["target_arch"]]
+    own = own[["attack", "target_arch", "target_level"] + seed + [metric]].rename(columns={metric: "own"})
+    panel = diagonal[["attack", "fit_arch", "target_arch", "target_level"] + seed + [metric]]
+    rows = rows.merge(own, on=["attack", "target_arch", "target_level"] + seed, how="left")
     rows = rows.merge(panel.rename(columns={metric: "panel"}), how="left",
-                      on=["attack", "fit_model", "target_model", "target_level"] + seed)
+                      on=["attack", "fit_arch", "target_arch", "target_level"] + seed)
     rows["baseline"] = np.where(rows["own"].notna(), "own", "panel")
     rows["cost"] = rows[metric] - rows["own"].fillna(rows["panel"])
     return rows.drop(columns=["own", "panel"])
@@ -42,16 +42,16 @@ def transfer_cost_heatmap(transfer: pd.DataFrame, attack=None, metric: str = "au
     rows = transfer_cost(rows, metric).dropna(subset=["cost"]) if len(rows) else rows
     if rows.empty:
         raise ValueError(f"no transfer rows with a {metric} and a same-level baseline for attack(s) {attack}")
-    check_one_setting(rows, ["attack", "fit_model", "target_model"])
-    groups = list(rows.groupby(["attack", "fit_model", "target_model"], sort=False))
-    limit = max(float(rows.groupby(["attack", "fit_model", "target_model", "fit_level", "target_level"])["cost"]
+    check_one_setting(rows, ["attack", "fit_arch", "target_arch"])
+    groups = list(rows.groupby(["attack", "fit_arch", "target_arch"], sort=False))
+    limit = max(float(rows.groupby(["attack", "fit_arch", "target_arch", "fit_level", "target_level"])["cost"]
                       .mean().abs().max()), 1e-3)
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
     n_columns = min(len(groups), 2)
     n_rows = int(np.ceil(len(groups) / n_columns))
     fig, axes = plt.subplots(n_rows, n_columns, squeeze=False, figsize=(3.9 * n_columns + 1.2, 3.7 * n_rows),
                              layout="constrained")
-    for ax, ((name, fit_model, target_model), group) in zip(axes.flat, groups):
+    for ax, ((name, fit_arch, target_arch), group) in zip(axes.flat, groups):
         table = group.pivot_table(index="fit_level", columns="target_level", values="cost", aggfunc="mean")
         sns.heatmap(table, ax=ax, cmap="RdBu", norm=norm, square=True, cbar=False, annot=True, fmt="+.2f",
                     annot_kws={"fontsize": 6})  # annotation colour follows each cell's luminance
@@ -59,7 +59,7 @@ def transfer_cost_heatmap(transfer: pd.DataFrame, attack=None, metric: str = "au
         ax.set(xlabel="target level b", ylabel="fitted at level a")
         ax.grid(False)
         baseline = "own fit at b" if (group["baseline"] == "own").all() else "same-panel diagonal"
-        ax.set_title(f"{attack_style(name)['label']}: {fit_model} -> {target_model}\n(baseline: {baseline})",
+        ax.set_title(f"{attack_style(name)['label']}: {fit_arch} -> {target_arch}\n(baseline: {baseline})",
                      fontsize=8)
     for ax in list(axes.flat)[len(groups):]:
         ax.set_visible(False)

@@ -57,6 +57,9 @@ ATTACK = {
               "cm_mia_gauss, cm_mia_empirical)",
     "n_in": "number of members (target trained on them) in the balanced evaluation set, integer",
     "n_out": "number of non-members in the balanced evaluation set, integer; FPRs below 1/n_out are not resolvable",
+    "target_model": "index of the model that played the target (0..n_models-1): with leave-one-out every model of "
+                    "a seed's set is the target once for the attacks whose cost allows it, model 0 only for the others, "
+                    "integer",
     "n_refs": "number of reference (shadow) models the attack used, integer",
     "n_queries": "number of (augmented) queries per example the attack's signal used, integer",
     "auc": "area under the attack's ROC on the balanced evaluation set, 0..1 (0.5 = chance)",
