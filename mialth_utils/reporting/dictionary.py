@@ -65,6 +65,14 @@ ATTACK = {
     "balanced_acc": "best balanced accuracy (TPR + TNR) / 2 over thresholds, 0.5..1: the papers' attack accuracy",
     "balanced_acc_fixed": "balanced accuracy at a threshold fixed on a reference model (never on the target's "
                           "labels), 0..1",
+    "balanced_acc_native": "transfer: balanced accuracy on the target's balanced evaluation set at the threshold the "
+                           "target's own references fix (attack fitted on the target's own references at the "
+                           "target level), 0..1: the native baseline of C5",
+    "asr": "CM-MIA's attack success rate by its own decision rule: balanced accuracy of its p < alpha_cmmia member "
+           "decisions on the target's balanced evaluation set, 0..1 (cm_mia* rows only)",
+    "target_model": "index of the model that played the target (0..n_models-1); leave-one-out, integer",
+    "fit_arch": "transfer: architecture of the reference models the attack was fitted on",
+    "target_arch": "transfer: architecture of the attacked target",
     "advantage": "membership advantage max(TPR - FPR) over thresholds, 0..1 (0 = chance)",
     "precision": "attack precision: fraction of examples flagged as members that are members, at the "
                  "balanced-accuracy threshold, 0..1",
@@ -151,7 +159,9 @@ def _model_tables() -> tuple[str, ...]:
     return tuple(table.name for experiment in REGISTRY for table in experiment.tables if table.of_models)
 
 
-COLUMNS: dict[str, str] = {**IDENTIFYING, **MODEL, **ATTACK, **_tpr_columns(), **_experiment_columns(), **VERDICTS,
+# ATTACK after the experiments' own columns: a shared attack-table column (``target_model``, the leave-one-out
+# index since transfer's architecture columns became ``fit_arch`` / ``target_arch``) keeps its one meaning.
+COLUMNS: dict[str, str] = {**IDENTIFYING, **MODEL, **_tpr_columns(), **_experiment_columns(), **ATTACK, **VERDICTS,
                            **RUNS}
 MODEL_TABLES = _model_tables()
 ATTACK_METRICS = set(ATTACK) - {"attack"} | set(_tpr_columns())
