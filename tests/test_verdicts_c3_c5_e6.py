@@ -54,7 +54,7 @@ def test_c3_mediator_total_effect_supported_while_gap_adjusted_coefficient_is_no
     secondary = table[table["role"] == "secondary"]
     assert {"loss", "shokri"} <= {s.rsplit(", ", 1)[1] for s in secondary["setting"]}  # shokri judged too
     assert len(secondary) == 5 and (secondary["verdict"] == "supported").all()  # 2 attacks x tpr + 3 x auc
-    assert secondary["detail"].str.contains("Holm").all()
+    assert secondary["detail"].str.contains("Holm-adjusted").all()
 
 
 def test_c3_three_seeds_inconclusive_but_computed():

@@ -144,7 +144,7 @@ def _secondary_rows(key, tests, trends, plan, note) -> list[dict]:
     up = holm_adjusted([trends[t]["p_up"] for t in tests], alpha)
     down = holm_adjusted([trends[t]["p_down"] for t in tests], alpha)
     return [_trend_row(key, attack, metric, trends[(attack, metric)], "secondary", p_up,
-                       _trend_verdict(p_up, p_down, alpha), plan, join_notes(note, "Holm-adjusted p"))
+                       _trend_verdict(p_up, p_down, alpha), plan, join_notes(note, "p_value Holm-adjusted; the Page p-values here raw"))
             for (attack, metric), p_up, p_down in zip(tests, up, down)]
 
 
