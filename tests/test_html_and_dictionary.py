@@ -115,12 +115,12 @@ def test_integers_stored_as_floats_are_reported():
 
 def test_readme_verdicts_are_the_committed_table_word_for_word():
     from mialth_utils.paths import PROJECT_ROOT
-    from mialth_utils.reporting.readme import readme_block, verdicts_block
+    from mialth_utils.reporting.readme import read_tables, readme_block, verdicts_block
 
-    table = pd.read_csv(PROJECT_ROOT / "results" / "tables" / "verdicts.csv")
+    table, runs = read_tables(PROJECT_ROOT / "results")
     block = readme_block((PROJECT_ROOT / "README.md").read_text())
     assert block, "README.md has no verdicts block"
-    assert block == verdicts_block(table), "README's verdicts differ from results/tables/verdicts.csv: run make study"
+    assert block == verdicts_block(table, runs), "README's verdicts differ from results/tables/verdicts.csv: run make study"
     assert set(table["verdict"]) <= {"supported", "contradicted", "inconclusive"}
 
 
@@ -137,7 +137,7 @@ def test_readme_block_is_rewritten_from_a_table(tmp_path):
     readme.write_text(f"intro\n{START}\nold\n{END}\noutro\n")
     assert sync_readme(tmp_path, readme) and not sync_readme(tmp_path, readme)
     block = readme_block(readme.read_text())
-    assert "| C1 | a | `max sparsity kept` | 0.5000 |  | 3 | **supported** |" in block
+    assert "| C1 |  | a | `max sparsity kept` | 0.5000 |  | 3 |  |  | **supported** |" in block
     assert "level 1" not in block  # per-level rows stay in the table
     assert readme.read_text().startswith("intro\n") and readme.read_text().endswith("outro\n")
     readme.write_text("no markers")

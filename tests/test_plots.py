@@ -61,7 +61,7 @@ def class_count_table():
         for level in (0, 3):
             for k in (2, 5, 10):
                 for subset in range(2):
-                    for attack in ("lira_online", "loss"):
+                    for attack in ("lira_online", "loss", "shokri"):
                         rows.append({**ID, "experiment": "class_count", "seed": seed, "attack": attack,
                                      "level": level, "n_classes": k, "subset": subset, "classes": "0,1",
                                      "auc": 0.5 + 0.01 * k + rng.normal(0, 0.01), "tpr@1%fpr": 0.01 * k,
@@ -72,13 +72,15 @@ def class_count_table():
 def transfer_table(models=(("mlp", "mlp"), ("mlp", "conv-2"))):
     rows = []
     for seed in SEEDS[:2]:
-        for fit_model, target_model in models:
+        for fit_arch, target_arch in models:
             for a in LEVELS:
                 for b in LEVELS:
-                    auc = 0.7 - 0.02 * abs(a - b) + (0.01 if target_model != fit_model else 0.0) + 0.001 * seed
+                    native = 0.62 + 0.001 * seed
+                    cost = -0.02 * abs(a - b) - (0.01 if target_arch != fit_arch else 0.0)
                     rows.append({**ID, "experiment": "transfer", "seed": seed, "attack": "lira_offline",
-                                 "fit_level": a, "target_level": b, "fit_model": fit_model,
-                                 "target_model": target_model, "auc": auc, "tpr@1%fpr": 0.02, "tpr@0.1%fpr": 0.002})
+                                 "fit_level": a, "target_level": b, "fit_arch": fit_arch, "target_arch": target_arch,
+                                 "auc": 0.7, "balanced_acc_transferred": native + cost, "balanced_acc_native": native,
+                                 "tpr@1%fpr": 0.02, "tpr@0.1%fpr": 0.002})
     return pd.DataFrame(rows)
 
 
@@ -266,7 +268,10 @@ def test_attack_vs_classes_points_intervals_chance_and_gap():
     top = fig.axes[0]
     assert any(line.get_label().startswith("chance") for line in top.get_lines())
     n_points = sum(len(c.get_offsets()) for c in top.collections if isinstance(c, PathCollection))
-    assert n_points == len(table[(table["level"] == 0)])  # every (subset, seed) point of both attacks
+    assert n_points == len(table[(table["level"] == 0)].groupby(["attack", "seed", "n_classes"]))  # a dot per seed
+    assert "TPR" in top.get_ylabel() or "tpr" in top.get_ylabel().lower()  # the plan's primary metric by default
+    legend = [text.get_text() for text in fig.axes[1].get_legend().get_texts()]
+    assert any("hokri" in label for label in legend)  # Shokri's shadow classifier is shown
     assert fig.axes[2].get_ylabel().startswith("train-test gap")
     assert [t.get_text() for t in fig.axes[2].get_xticklabels()] == ["2", "5", "10"]
     plt.close(fig)
@@ -274,13 +279,15 @@ def test_attack_vs_classes_points_intervals_chance_and_gap():
         plots.attack_vs_classes(table, attacks_shown=("rmia",))
 
 
-def test_transfer_cost_uses_own_fit_baseline():
+def test_transfer_cost_is_balanced_accuracy_against_native_per_pair():
     cost = plots.transfer_cost(transfer_table())
-    same = cost[(cost["target_model"] == "mlp") & (cost["fit_level"] == 0) & (cost["target_level"] == 2)]
+    same = cost[(cost["target_arch"] == "mlp") & (cost["fit_level"] == 0) & (cost["target_level"] == 2)]
     assert same["cost"].to_numpy() == pytest.approx([-0.04, -0.04])
-    cross = cost[(cost["target_model"] == "conv-2") & (cost["fit_level"] == 1) & (cost["target_level"] == 1)]
-    assert (cross["baseline"] == "panel").all() and cross["cost"].to_numpy() == pytest.approx([0, 0])
-    assert (cost[cost["target_model"] == "mlp"]["baseline"] == "own").all()
+    assert same["margin"].to_numpy() == pytest.approx([0.25 * 0.12, 0.25 * 0.121])
+    cross = cost[(cost["target_arch"] == "conv-2") & (cost["fit_level"] == 1) & (cost["target_level"] == 1)]
+    assert cross["cost"].to_numpy() == pytest.approx([-0.01, -0.01])  # cross-architecture same level: a pair
+    own_diagonal = cost[(cost["target_arch"] == "mlp") & (cost["fit_level"] == cost["target_level"])]
+    assert own_diagonal.empty and (cost["baseline"] == "balanced_acc_native").all()
 
 
 def test_transfer_cost_heatmap_one_shared_diverging_scale():
@@ -293,9 +300,13 @@ def test_transfer_cost_heatmap_one_shared_diverging_scale():
     colour_bars = [ax for ax in fig.axes if "transfer cost" in ax.get_ylabel()]
     assert len(colour_bars) == 1
     assert fig.get_size_inches()[0] <= 9.5
+    norm = images[0].norm
+    assert norm.vmin <= -0.25 * 0.12 and norm.vmax >= 0.25 * 0.12  # the scale covers the margin
     plt.close(fig)
     with pytest.raises(ValueError):
         plots.transfer_cost_heatmap(transfer_table(), "rmia")
+    with pytest.raises(ValueError, match="balanced_acc_transferred"):
+        plots.transfer_cost_heatmap(transfer_table().drop(columns="balanced_acc_transferred"))
 
 
 def test_compression_panel_dots_not_bars_y_not_from_zero():

@@ -1,7 +1,6 @@
 """Verdict rules on small constructed tables and score arrays whose right verdict is known."""
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pandas as pd
@@ -185,94 +184,3 @@ def test_c4_reports_gap_slope_from_attack_table():
     assert "train-test gap slope vs sparsity (t across seeds): 0.1000" in row["detail"]
     from_table = summary(v.verdict_c4(None, ["loss"], attack_table), "slope_auc_vs_sparsity")
     assert from_table["rule"] == v.RULE_C4_TABLE["auc"] and from_table["estimate"] == pytest.approx(0.0)
-
-
-# ---------------------------------------------------------------- C3
-def class_count_table(class_effect: float, constant_gap=False) -> pd.DataFrame:
-    rng = np.random.default_rng(2)
-    rows = []
-    for seed in range(3):
-        for n_classes in (2, 5, 10):
-            for subset in range(4):
-                gap = 0.1 if constant_gap else 0.015 * n_classes + 0.03 * rng.standard_normal()
-                auc = 0.5 + class_effect * n_classes + 0.8 * gap + 0.002 * rng.standard_normal()
-                rows.append({**SETTING, "seed": seed, "attack": "loss", "level": 0, "n_classes": n_classes,
-                             "subset": subset, "gap": gap, "auc": auc})
-    return pd.DataFrame(rows)
-
-
-def test_c3_gap_only_effect_not_supported_while_unadjusted_slope_positive():
-    row = v.verdict_c3(class_count_table(class_effect=0.0), n_boot=500).iloc[0]
-    assert row["verdict"] != "supported"
-    assert abs(row["estimate"]) < 0.002 and row["ci_low"] <= 0 <= row["ci_high"]
-    unadjusted = float(re.search(r"unadjusted slope (-?[\d.]+)", row["detail"]).group(1))
-    assert unadjusted > 0.005
-    assert "mean gap per k" in row["detail"] and "cluster bootstrap over 3 seeds" in row["detail"]
-
-
-def test_c3_class_effect_beyond_gap_supported():
-    row = v.verdict_c3(class_count_table(class_effect=0.01), n_boot=500).iloc[0]
-    assert row["verdict"] == "supported" and row["estimate"] == pytest.approx(0.01, abs=0.002)
-
-
-def test_c3_constant_gap_inconclusive_with_reason():
-    row = v.verdict_c3(class_count_table(class_effect=0.01, constant_gap=True)).iloc[0]
-    assert row["verdict"] == "inconclusive" and "collinear" in row["detail"]
-    assert v.verdict_c3(class_count_table(0.0), attacks=["rmia"]).empty  # only named attacks
-
-
-# ---------------------------------------------------------------- C5
-def transfer_table(off_diagonal_cost: float) -> pd.DataFrame:
-    rng = np.random.default_rng(3)
-    rows = []
-    for seed in range(3):
-        for fit_level in (0, 5, 10):
-            for target_level in (0, 5, 10):
-                cost = off_diagonal_cost if fit_level != target_level else 0.0
-                rows.append({**SETTING, "seed": seed, "attack": "loss", "fit_level": fit_level,
-                             "target_level": target_level, "fit_model": "mlp", "target_model": "mlp",
-                             "auc": 0.7 - cost + 0.002 * rng.standard_normal()})
-    return pd.DataFrame(rows)
-
-
-def test_c5_cost_near_zero_supported():
-    table = v.verdict_c5(transfer_table(0.0))
-    assert len(table) == 1
-    row = table.iloc[0]
-    assert row["verdict"] == "supported" and abs(row["estimate"]) < 0.005 and row["margin"] == 0.02
-
-
-def test_c5_large_cost_contradicted():
-    row = v.verdict_c5(transfer_table(0.1)).iloc[0]
-    assert row["verdict"] == "contradicted" and row["estimate"] == pytest.approx(-0.1, abs=0.005)
-
-
-# ---------------------------------------------------------------- E6
-def test_e6_cm_mia_worse_contradicted():
-    rng = np.random.default_rng(4)
-    rows = []
-    for seed in range(3):
-        for compression in ("prune-0.5", "quant-4"):
-            for shadows, cm_value in (("mixture", 0.52), ("matched", 0.95)):
-                for attack in v.E6_CMMIA_VARIANTS + v.E6_BASELINES:
-                    value = cm_value if attack.startswith("cm_mia") else 0.60
-                    rows.append({**SETTING, "seed": seed, "compression": compression, "shadows": shadows,
-                                 "attack": attack, "balanced_acc_fixed": value + 0.005 * rng.standard_normal()})
-    table = v.verdict_e6(pd.DataFrame(rows))
-    assert len(table) == len(v.E6_CMMIA_VARIANTS) * len(v.E6_BASELINES)  # one row per CM-MIA variant and named baseline
-    assert (table["verdict"] == "contradicted").all()  # matched shadows (CM-MIA far better) are not used
-    assert table["estimate"].between(-0.1, -0.06).all()
-    assert table["detail"].str.contains("paper: +0.105", regex=False).all()
-
-
-# ---------------------------------------------------------------- all claims and the report
-def test_all_verdicts_skips_missing_tables_and_report_lines():
-    table = v.all_verdicts({"accuracy": accuracy_table(), "transfer": transfer_table(0.0), "compression": None})
-    assert list(table.columns) == list(v.COLUMNS)
-    assert list(dict.fromkeys(table["claim"])) == ["C1", "C5"]
-    assert set(table["verdict"]) <= set(v.VERDICTS)
-    lines = v.verdict_lines(table)
-    titles = {claim.id: claim.title for claim in v.claims()}
-    assert "### C1: " + titles["C1"] in lines and f"Rule: {v.RULE_C5}" in lines
-    assert any("**supported**" in line and "mean_transfer_cost_auc" in line for line in lines)
-    assert any(line.startswith("Per-level rows (verdicts.csv): 10 supported") for line in lines)

@@ -1,88 +1,151 @@
-"""C3: attack accuracy varies directly with the number of classes (once the train-test gap is
-accounted for)."""
+"""C3: attack accuracy varies directly with the number of classes (the total effect of the class count).
+
+Judged as the analysis plan's section C3 says: per seed, the metric at level 0 for each class count
+(target models averaged within a subset, subsets within a seed), then Page's trend test with seeds as
+blocks and the class counts as ordered treatments, one-sided increasing. The train-test gap mediates
+the effect (fewer classes, easier task, smaller gap), so the gap-adjusted coefficient is a context row,
+never the verdict.
+"""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ..stats import INCONCLUSIVE, ols, percentile_interval, sign_verdict
+from ..analysis_plan import section
+from ..stats import (
+    CONTRADICTED,
+    INCONCLUSIVE,
+    REPORTED,
+    SUPPORTED,
+    min_detectable_effect,
+    ols,
+    page_trend,
+    seed_interval,
+    slopes,
+)
 from .common import (
-    CI_TEXT,
     Claim,
-    format_interval,
     group_settings,
+    holm_adjusted,
     join_notes,
-    seed_note,
+    min_seeds_gate,
+    primary_metric,
     setting_label,
     verdict_frame,
     verdict_row,
 )
 
-RULE_C3 = (f"OLS auc ~ 1 + n_classes + gap over units (seed, subset, n_classes) at level 0; {CI_TEXT} of the n_classes "
-           "coefficient by a cluster bootstrap over seeds (over units with one seed): supported if ci_low > 0, "
-           "contradicted if ci_high < 0, else inconclusive")
+RULE_C3 = ("Page's trend test over n_classes at level 0 (seeds as blocks; target models, then class subsets averaged "
+           "within a seed), one-sided at the plan's alpha: supported if the increasing trend is significant, "
+           "contradicted if the decreasing one is, else inconclusive; < min_seeds seeds: inconclusive. Estimate: "
+           "mean over seeds of the per-seed least-squares slope of the metric on n_classes (per class), 95% "
+           "t-interval across seeds")
+RULE_C3_SECONDARY = RULE_C3 + "; secondary attacks and AUC: Page's p-values Holm-adjusted within the claim"
+RULE_C3_CONTEXT = ("context, never the verdict (the gap mediates the class effect): per seed the n_classes coefficient "
+                   "of OLS metric ~ 1 + n_classes + gap over (subset, n_classes) units, mean and 95% t-interval "
+                   "across seeds; corr(n_classes, gap) in the detail")
 
 
-def _class_slopes(units: pd.DataFrame) -> tuple[float, float]:
-    """(adjusted, unadjusted) n_classes coefficients; NaN where the design is rank deficient."""
-    ones = np.ones(len(units))
-    k, gap, auc = (units[c].to_numpy(float) for c in ("n_classes", "gap", "auc"))
-    adjusted = ols(np.column_stack([ones, k, gap]), auc)
-    unadjusted = ols(np.column_stack([ones, k]), auc)
-    return (np.nan if adjusted is None else adjusted[1]), (np.nan if unadjusted is None else unadjusted[1])
+def seed_matrix(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Seeds x ordered class counts: the metric averaged over target models within a subset, then subsets."""
+    unit_keys = [c for c in ("seed", "subset", "n_classes") if c in rows.columns]
+    units = rows.groupby(unit_keys, dropna=False)[metric].mean().reset_index()
+    return units.groupby(["seed", "n_classes"])[metric].mean().unstack("n_classes").sort_index(axis=1)
 
 
-def _cluster_bootstrap(units: pd.DataFrame, n_boot: int, seed: int = 0) -> np.ndarray:
-    """(n_boot, 2) refitted slopes, resampling seeds with replacement (units when there is one seed)."""
-    clusters = [g.index.to_numpy() for _, g in units.groupby("seed")]
-    if len(clusters) < 2:
-        clusters = [np.array([i]) for i in units.index]
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(clusters), size=(n_boot, len(clusters)))
-    return np.array([_class_slopes(units.loc[np.concatenate([clusters[i] for i in draw])]) for draw in draws])
+def _trend(matrix: pd.DataFrame) -> dict:
+    """Page's test both ways and the per-seed slopes on n_classes."""
+    complete = matrix.dropna()
+    ks = complete.columns.to_numpy(float)
+    per_seed = (slopes(ks, complete.to_numpy(float).T) if len(complete) and len(ks) > 1
+                else np.full(len(complete), np.nan))
+    _, p_up = page_trend(complete.to_numpy(float), increasing=True)
+    _, p_down = page_trend(complete.to_numpy(float), increasing=False)
+    return {"per_seed": per_seed, "p_up": p_up, "p_down": p_down, "n_seeds": len(complete),
+            "ks": [int(k) for k in ks]}
 
 
-def verdict_c3(class_count: pd.DataFrame, attacks=None, n_boot: int = 2000) -> pd.DataFrame:
-    """C3: does AUC rise with the number of classes once the train-test gap is accounted for?
+def _trend_verdict(p_up: float, p_down: float, alpha: float) -> str:
+    return SUPPORTED if p_up < alpha else CONTRADICTED if p_down < alpha else INCONCLUSIVE
 
-    Units are (seed, subset, n_classes) rows at level 0 for each named attack (every attack in the
-    table when ``attacks`` is None, each judged on its own); the verdict is on the gap-adjusted slope.
-    """
-    table = class_count
-    if "level" in table.columns:
-        table = table[table["level"] == 0]
+
+def _gap_coefficients(rows: pd.DataFrame, metric: str) -> tuple[np.ndarray, float]:
+    """Per-seed n_classes coefficient of OLS metric ~ 1 + n_classes + gap (NaN where rank deficient), and the
+    pooled corr(n_classes, gap) over the units."""
+    unit_keys = [c for c in ("seed", "subset", "n_classes") if c in rows.columns]
+    units = rows.groupby(unit_keys, dropna=False)[[metric, "gap"]].mean().reset_index().dropna()
+    coefficients = []
+    for _, seed_units in units.groupby("seed"):
+        k, gap, y = (seed_units[c].to_numpy(float) for c in ("n_classes", "gap", metric))
+        fit = ols(np.column_stack([np.ones(len(k)), k, gap]), y) if len(k) > 3 else None
+        coefficients.append(np.nan if fit is None else fit[1])
+    k, gap = units["n_classes"].to_numpy(float), units["gap"].to_numpy(float)
+    corr = float(np.corrcoef(k, gap)[0, 1]) if len(units) > 2 and np.ptp(k) > 0 and np.ptp(gap) > 0 else np.nan
+    return np.asarray(coefficients, float), corr
+
+
+# One parameter per part of the trend row (setting, attack, metric, the trend, its role, p, plan, notes).
+def _trend_row(key, attack, metric, trend, role, p_value, verdict, plan, note="") -> dict:
+    estimate, low, high = seed_interval(trend["per_seed"])
+    verdict, gate = min_seeds_gate(verdict, trend["n_seeds"], plan)
+    ks = "<".join(map(str, trend["ks"]))
+    detail = join_notes(gate, f"Page's p increasing {trend['p_up']:.4g}, decreasing {trend['p_down']:.4g}",
+                        "estimate: mean per-seed slope per class", note)
+    return verdict_row("C3", setting_label(key, attack), RULE_C3 if role == "primary" else RULE_C3_SECONDARY,
+                       f"trend_{metric}_vs_n_classes", estimate, low, high, trend["n_seeds"], verdict, detail=detail,
+                       role=role, p_value=p_value, mde=min_detectable_effect(trend["per_seed"], plan["alpha"],
+                                                                             plan["power"]),
+                       deciding=f"level 0, n_classes {ks}")
+
+
+def _context_row(key, attack, metric, rows, plan) -> dict:
+    coefficients, corr = _gap_coefficients(rows, metric)
+    estimate, low, high = seed_interval(coefficients)
+    n_fitted = int(np.isfinite(coefficients).sum())
+    detail = join_notes(f"corr(n_classes, gap) = {corr:.3f} over (seed, subset, n_classes) units",
+                        f"{len(coefficients) - n_fitted} seeds rank deficient (too few units or gap collinear)"
+                        if n_fitted < len(coefficients) else "")
+    return verdict_row("C3", setting_label(key, attack), RULE_C3_CONTEXT, f"{metric}_per_class_adjusted_for_gap",
+                       estimate, low, high, n_fitted, REPORTED, detail=detail, role="context",
+                       mde=min_detectable_effect(coefficients, plan["alpha"], plan["power"]), deciding="level 0")
+
+
+def verdict_c3(class_count: pd.DataFrame, attacks=None, plan: dict | None = None) -> pd.DataFrame:
+    """C3 per setting: the primary row (the plan's primary attack and metric), secondary rows (the other
+    attacks on the primary metric, every attack on AUC; Holm within the claim) and context rows (the
+    gap-adjusted coefficient of the primary attack)."""
+    plan = plan or section("C3")
+    table = class_count[class_count["level"] == 0] if "level" in class_count.columns else class_count
     rows = []
-    for key, group in group_settings(table, extra=("attack",)):
-        attack = key.pop("attack")
-        if attacks is not None and attack not in attacks:
-            continue
-        units = group[["seed", "n_classes", "gap", "auc"]].dropna().reset_index(drop=True)
-        rows.append(_c3_row(key, attack, units, n_boot))
+    for key, group in group_settings(table):
+        metric, note = primary_metric(group, plan)
+        present = [a for a in dict.fromkeys(group["attack"]) if attacks is None or a in attacks]
+        tests = [(a, m) for m in dict.fromkeys((metric, "auc")) for a in present if m in group.columns]
+        trends = {test: _trend(seed_matrix(group[group["attack"] == test[0]], test[1])) for test in tests}
+        primary = (plan["primary_attack"], metric)
+        secondary = [t for t in tests if t != primary and np.isfinite(trends[t]["p_up"])]
+        if primary in trends:
+            trend = trends[primary]
+            rows.append(_trend_row(key, primary[0], metric, trend, "primary", trend["p_up"],
+                                   _trend_verdict(trend["p_up"], trend["p_down"], plan["alpha"]), plan, note))
+        rows += _secondary_rows(key, secondary, trends, plan, note)
+        if primary[0] in present and "gap" in group.columns:
+            at = group[group["attack"] == primary[0]]
+            rows += [_context_row(key, primary[0], m, at, plan) for m in dict.fromkeys((metric, "auc"))
+                     if m in group.columns]
     return verdict_frame(rows)
 
 
-def _c3_row(key, attack, units, n_boot) -> dict:
-    n_seeds = units["seed"].nunique()
-    adjusted, unadjusted = _class_slopes(units)
-    gap_by_k = ", ".join(f"{k}: {g:.3f}" for k, g in units.groupby("n_classes")["gap"].mean().items())
-    statistic, setting = "auc_per_class_adjusted_for_gap", setting_label(key, attack)
-    context = f"mean gap per k: {gap_by_k}; {len(units)} units"
-    if not np.isfinite(adjusted) or len(units) <= 3:
-        reason = ("gap constant or collinear with n_classes: the class effect cannot be separated from the gap"
-                  if not np.isfinite(adjusted) else "no more units than coefficients: needs several subsets per k")
-        return verdict_row("C3", setting, RULE_C3, statistic, adjusted, np.nan, np.nan, n_seeds, INCONCLUSIVE,
-                    detail=join_notes(reason, f"unadjusted slope {unadjusted:.4f}/class", context))
-    samples = _cluster_bootstrap(units, n_boot)
-    failed = int(np.isnan(samples[:, 0]).sum())
-    low, high = percentile_interval(samples[:, 0]) if failed <= n_boot // 2 else (np.nan, np.nan)
-    detail = join_notes(f"unadjusted slope {format_interval(unadjusted, *percentile_interval(samples[:, 1]))}/class", context,
-                   "1 seed: bootstrap over units, the interval does not cover training seeds" if n_seeds < 2
-                   else f"cluster bootstrap over {n_seeds} seeds",
-                   f"{failed} of {n_boot} resamples rank deficient" + (" (dropped)" if failed <= n_boot // 2 else
-                                                                         ": too many, no interval") if failed else "",
-                   seed_note(n_seeds) if n_seeds > 1 else "")
-    return verdict_row("C3", setting, RULE_C3, statistic, adjusted, low, high, n_seeds, sign_verdict(low, high),
-                detail=detail)
+def _secondary_rows(key, tests, trends, plan, note) -> list[dict]:
+    """Holm over the secondary tests, once for the increasing and once for the decreasing direction."""
+    if not tests:
+        return []
+    alpha = plan["alpha"]
+    up = holm_adjusted([trends[t]["p_up"] for t in tests], alpha)
+    down = holm_adjusted([trends[t]["p_down"] for t in tests], alpha)
+    return [_trend_row(key, attack, metric, trends[(attack, metric)], "secondary", p_up,
+                       _trend_verdict(p_up, p_down, alpha), plan, join_notes(note, "p_value Holm-adjusted; the Page p-values here raw"))
+            for (attack, metric), p_up, p_down in zip(tests, up, down)]
 
 
 def _notes(tables: dict) -> list[str]:

@@ -1,58 +1,146 @@
-"""E6: CM-MIA beats the existing attacks on compressed models (Jin et al. 2023: +10.5% attack success rate)."""
+"""E6: CM-MIA beats the existing attacks on compressed models (Jin et al. 2023: +10.5% attack success rate).
+
+Judged as the analysis plan's section E6 says: CM-MIA's attack success rate by its own decision rule
+(``asr``: balanced accuracy of its p < alpha decisions) minus each named baseline's balanced accuracy at
+a threshold fixed on reference models (``balanced_acc_fixed``), per seed the mean over compressions
+(mixture shadows); one-sided t across seeds against 0 (beats) and against the paper's gain, Holm over
+the baselines. The comparison on CM-MIA's abnormal subset (``auc_abnormal``) is shown as context.
+"""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ..stats import seed_interval, sign_verdict
-from .common import CI_TEXT, Claim, group_settings, join_notes, seed_note, setting_label, verdict_frame, verdict_row
+from ..analysis_plan import section
+from ..stats import CONTRADICTED, INCONCLUSIVE, REPORTED, SUPPORTED, min_detectable_effect, seed_interval, t_p_value
+from .common import (
+    Claim,
+    group_settings,
+    holm_adjusted,
+    join_notes,
+    min_seeds_gate,
+    setting_label,
+    verdict_frame,
+    verdict_row,
+)
 
-# E6: the paper's average gain in attack success rate over baselines (Jin et al. 2023).
-E6_PAPER_GAIN = 0.105
+E6_PAPER_GAIN = section("E6")["paper_gain"]
 
 
 E6_CMMIA_VARIANTS = ("cm_mia", "cm_mia_empirical")
 
 
-E6_BASELINES = ("loss", "lira_offline", "modified_entropy")
+E6_BASELINES = tuple(section("E6")["baselines"])
 
 
-RULE_E6 = {metric: (f"CM-MIA minus the named baseline of {metric}, mean over compressions (mixture shadows) per seed, "
-                    f"{CI_TEXT} (t, across seeds): supported if ci_low > 0, contradicted if ci_high < 0, else inconclusive")
-           for metric in ("balanced_acc_fixed", "auc_abnormal")}
+RULE_E6_BASELINE = ("CM-MIA's asr minus the baseline's balanced_acc_fixed, per seed the mean over compressions (mixture "
+                    "shadows), 95% t-interval; one-sided t against 0, Holm over the baselines: supported (beats) if "
+                    "the adjusted p < alpha, contradicted if the baseline is significantly better (Holm), else "
+                    "inconclusive")
+RULE_E6 = ("supported if CM-MIA beats every named baseline after Holm; contradicted if any baseline is significantly "
+           "better after Holm; else inconclusive (a baseline missing from the table: inconclusive); < min_seeds "
+           "seeds: inconclusive. The hardest baseline (largest adjusted p) decides and is shown")
+RULE_E6_GAIN = ("reaches the paper's gain: one-sided t of the same differences against paper_gain, Holm over the "
+                "baselines: supported if every baseline is exceeded by more than paper_gain, contradicted if the gain "
+                "over any baseline is significantly below it, else inconclusive")
+RULE_E6_CONTEXT = "context: CM-MIA minus the baseline auc_abnormal (CM-MIA's abnormal subset), mean over compressions"
 
 
-def verdict_e6(compression: pd.DataFrame, baselines=E6_BASELINES, attacks=E6_CMMIA_VARIANTS) -> pd.DataFrame:
-    """E6: CM-MIA minus each named baseline (mixture shadows), on all examples (balanced_acc_fixed) and
-    on CM-MIA's abnormal subset (auc_abnormal) where the table has it."""
+def per_seed_differences(table: pd.DataFrame, attack: str, baseline: str, metric: str = "asr",
+                         baseline_metric: str = "balanced_acc_fixed") -> pd.Series:
+    """Per seed: mean over compressions of ``attack``'s ``metric`` minus ``baseline``'s ``baseline_metric``
+    on the same (seed, compression)."""
+    def values(name, column):
+        rows = table[table["attack"] == name]
+        if column not in rows.columns:
+            return pd.Series(dtype=float)
+        return rows.groupby(["seed", "compression"])[column].mean()
+
+    difference = (values(attack, metric) - values(baseline, baseline_metric)).dropna()
+    return difference.groupby(level="seed").mean() if len(difference) else pd.Series(dtype=float)
+
+
+def _baseline_tests(table, attack, baselines, alpha) -> pd.DataFrame:
+    tests = pd.DataFrame([{"baseline": b, "per_seed": per_seed_differences(table, attack, b)} for b in baselines])
+    tests["n_seeds"] = tests["per_seed"].map(len)
+    for name, null, side in (("beats", 0.0, "greater"), ("worse", 0.0, "less"),
+                             ("reaches", E6_PAPER_GAIN, "greater"), ("short", E6_PAPER_GAIN, "less")):
+        tests[f"p_{name}"] = holm_adjusted([t_p_value(v, null, side) for v in tests["per_seed"]], alpha)
+    return tests
+
+
+def _decide(tests: pd.DataFrame, yes: str, no: str, alpha: float) -> tuple[str, pd.Series]:
+    """Every baseline must pass ``p_<yes>`` (intersection-union); any significant ``p_<no>`` contradicts."""
+    if (tests[f"p_{no}"] < alpha).any():
+        return CONTRADICTED, tests.loc[tests[f"p_{no}"].idxmin()]
+    deciding = tests.loc[tests[f"p_{yes}"].fillna(np.inf).idxmax()]
+    missing = (tests["n_seeds"] == 0).any()
+    return (SUPPORTED if not missing and (tests[f"p_{yes}"] < alpha).all() else INCONCLUSIVE), deciding
+
+
+# One parameter per part of the claim row (setting, variant, the tests, which test, role, rule, plan).
+def _claim_row(key, attack, tests, test, role, rule, plan) -> dict:
+    yes, no = test
+    verdict, deciding = _decide(tests, yes, no, plan["alpha"])
+    per_seed = deciding["per_seed"]
+    estimate, low, high = seed_interval(per_seed)
+    verdict, gate = min_seeds_gate(verdict, len(per_seed), plan)
+    missing = [b for b, n in zip(tests["baseline"], tests["n_seeds"]) if n == 0]
+    passing = int((tests[f"p_{yes}"] < plan["alpha"]).sum())
+    detail = join_notes(gate, f"{passing} of {len(tests)} baselines passed", "missing baselines: " + ", ".join(missing)
+                        if missing else "", f"paper gain +{E6_PAPER_GAIN}", "Holm-adjusted p")
+    statistic = f"{attack}_asr_minus_baseline_balanced_acc_fixed" + ("_vs_paper_gain" if yes == "reaches" else "")
+    return verdict_row("E6", setting_label(key, attack), rule, statistic,
+                       estimate, low, high, len(per_seed), verdict, E6_PAPER_GAIN if yes == "reaches" else np.nan,
+                       detail, role=role, p_value=deciding[f"p_{yes}"],
+                       mde=min_detectable_effect(per_seed, plan["alpha"], plan["power"]), deciding=deciding["baseline"])
+
+
+def _baseline_row(key, attack, test, plan) -> dict:
+    estimate, low, high = seed_interval(test["per_seed"])
+    alpha = plan["alpha"]
+    verdict = SUPPORTED if test["p_beats"] < alpha else CONTRADICTED if test["p_worse"] < alpha else INCONCLUSIVE
+    verdict, gate = min_seeds_gate(verdict, test["n_seeds"], plan)
+    detail = join_notes(gate, f"against +{E6_PAPER_GAIN}: Holm-adjusted p {test['p_reaches']:.4g} (reaches), "
+                              f"{test['p_short']:.4g} (falls short)")
+    return verdict_row("E6", setting_label(key, f"{attack} vs {test['baseline']}"), RULE_E6_BASELINE,
+                       f"{attack}_asr_minus_{test['baseline']}_balanced_acc_fixed", estimate, low, high,
+                       test["n_seeds"], verdict, detail=detail, role="level", p_value=test["p_beats"],
+                       mde=min_detectable_effect(test["per_seed"], alpha, plan["power"]), deciding=test["baseline"])
+
+
+def _context_rows(key, table, attack, baselines, plan) -> list[dict]:
+    rows = []
+    for baseline in baselines:
+        per_seed = per_seed_differences(table, attack, baseline, "auc_abnormal", "auc_abnormal")
+        if len(per_seed):
+            rows.append(verdict_row("E6", setting_label(key, f"{attack} vs {baseline}"), RULE_E6_CONTEXT,
+                                    f"{attack}_minus_{baseline}_auc_abnormal", *seed_interval(per_seed),
+                                    len(per_seed), REPORTED, role="context", deciding=baseline,
+                                    mde=min_detectable_effect(per_seed, plan["alpha"], plan["power"])))
+    return rows
+
+
+def verdict_e6(compression: pd.DataFrame, baselines=E6_BASELINES, attacks=E6_CMMIA_VARIANTS,
+               plan: dict | None = None) -> pd.DataFrame:
+    """E6 per setting and CM-MIA variant with an ``asr``: the claim row (primary for ``cm_mia``, secondary for
+    the other variants), the row on reaching the paper's gain (secondary), one level row per baseline and
+    the auc_abnormal context rows."""
+    plan = plan or section("E6")
     table = compression[compression["shadows"] == "mixture"] if "shadows" in compression.columns else compression
     rows = []
     for key, group in group_settings(table):
         for attack in attacks:
-            for baseline in baselines:
-                for metric in ("balanced_acc_fixed", "auc_abnormal"):
-                    if metric in group.columns:
-                        rows += _e6_rows(key, group, attack, baseline, metric)
+            at = group[group["attack"] == attack]
+            if "asr" not in group.columns or at["asr"].isna().all():
+                continue
+            tests = _baseline_tests(group, attack, baselines, plan["alpha"])
+            role = "primary" if attack == attacks[0] else "secondary"
+            rows += [_claim_row(key, attack, tests, ("beats", "worse"), role, RULE_E6, plan),
+                     _claim_row(key, attack, tests, ("reaches", "short"), "secondary", RULE_E6_GAIN, plan)]
+            rows += [_baseline_row(key, attack, test, plan) for _, test in tests.iterrows()]
+            rows += _context_rows(key, group, attack, baselines, plan)
     return verdict_frame(rows)
-
-
-def _e6_rows(key, group, attack, baseline, metric) -> list[dict]:
-    wide = group.pivot_table(index=["seed", "compression"], columns="attack", values=metric, aggfunc="mean")
-    if attack not in wide.columns or baseline not in wide.columns:
-        return []
-    difference = (wide[attack] - wide[baseline]).dropna()
-    if difference.empty:
-        return []
-    per_seed = difference.groupby(level="seed").mean()
-    estimate, low, high = seed_interval(per_seed)
-    covers = ("no interval to compare with" if not np.isfinite(low) else
-              "the interval covers it" if low <= E6_PAPER_GAIN <= high else "the interval does not cover it")
-    compressions = ", ".join(sorted(difference.index.get_level_values("compression").unique()))
-    detail = join_notes(f"paper: +{E6_PAPER_GAIN} attack success rate over baselines; {covers}",
-                   f"compressions: {compressions}", seed_note(len(per_seed)))
-    return [verdict_row("E6", setting_label(key, f"{attack} vs {baseline}"), RULE_E6[metric],
-                 f"{attack}_minus_{baseline}_{metric}", estimate, low, high, len(per_seed),
-                 sign_verdict(low, high), detail=detail)]
 
 
 def _notes(tables: dict) -> list[str]:

@@ -1,4 +1,4 @@
-"""Attack metric against the number of classes, every subset a point (C3)."""
+"""Attack metric against the number of classes, every seed a point (C3): the statistic the C3 verdict tests."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -9,15 +9,33 @@ from matplotlib.lines import Line2D
 from .axes import check_one_setting, clip_note, gap_limits, metric_axis, points_with_mean, tpr_floor, usable_rows
 from .style import CHANCE_STYLE, HEADLINE, attack_style, chance_level, metric_fpr, metric_label, styled
 
+C3_ATTACKS = (*HEADLINE, "shokri")
+
+
+def seed_means(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One row per (setting, attack, level, seed, n_classes): the metric and the gap averaged over target
+    models within a class subset, then over subsets, as the C3 verdict forms a seed's statistic."""
+    keys = [c for c in ("settings_hash", "dataset", "model_arch", "attack", "level", "seed", "n_classes") if c in rows]
+    values = [c for c in (metric, "gap", "n_in") if c in rows]
+    units = rows.groupby(keys + (["subset"] if "subset" in rows else []), dropna=False)[values].mean().reset_index()
+    return units.groupby(keys, dropna=False)[values].mean().reset_index()
+
 
 @styled
-def attack_vs_classes(class_count: pd.DataFrame, metric: str = "auc", attacks_shown=HEADLINE):
-    """E4 / C3: an attack metric against the number of classes k. Every (class subset, seed) is a dot,
-    the mean over them a marker with its 95% t-interval; one column per IMP level; below, the target's
-    train-test gap per k, the confounder (fewer classes -> easier task -> smaller gap)."""
+def attack_vs_classes(class_count: pd.DataFrame, metric: str | None = None, attacks_shown=C3_ATTACKS):
+    """E4 / C3: an attack metric (default: the analysis plan's primary metric) against the number of
+    classes k. Every seed is a dot (its mean over class subsets and target models), the mean over seeds a
+    marker with its 95% t-interval across seeds; one column per IMP level; below, the target's train-test
+    gap per k, the mediator (fewer classes -> easier task -> smaller gap)."""
+    if metric is None:
+        from ..analysis_plan import section
+        from ..claims.common import primary_metric
+
+        metric = primary_metric(class_count, section("C3"))[0]
     rows = usable_rows(class_count[class_count["attack"].isin(attacks_shown)], metric)
     if rows.empty:
         raise ValueError(f"no {metric} values for attacks {list(attacks_shown)} in the class-count table")
+    rows = seed_means(rows, metric)
     check_one_setting(rows, ["attack", "level"])
     attacks = [a for a in attacks_shown if a in set(rows["attack"])]
     levels = sorted(rows["level"].unique()) if "level" in rows else [None]
@@ -51,7 +69,8 @@ def attack_vs_classes(class_count: pd.DataFrame, metric: str = "auc", attacks_sh
     handles = [Line2D([], [], **attack_style(a)) for a in attacks]
     handles += [Line2D([], [], label="chance", **CHANCE_STYLE)] if chance_level(metric) is not None else []
     axes[0, -1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    fig.suptitle(f"{metric_label(metric)} against the number of classes (dots: class subsets x seeds; "
-                 "marker: mean, 95% t-interval)", fontsize=8)
+    fig.suptitle(f"{metric_label(metric)} against the number of classes (C3: Page's trend test on these)\n"
+                 "dots: seeds (mean over class subsets and target models); marker: mean, 95% t-interval across seeds",
+                 fontsize=8)
     fig.align_ylabels(axes[:, 0])
     return fig

@@ -1,4 +1,5 @@
-"""Transfer cost of an attack fitted at one level and applied at another (C5)."""
+"""Cost of transferring an attack's threshold from one model to another (C5): balanced accuracy at the
+transferred threshold minus balanced accuracy at the target's native threshold, per (fit, target) pair."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -8,44 +9,48 @@ import seaborn as sns
 from matplotlib.colors import TwoSlopeNorm
 
 from .axes import check_one_setting, seeds_text
-from .style import attack_style, metric_label, styled
+from .style import attack_style, styled
+
+PANEL = ["attack", "fit_arch", "target_arch"]
 
 
-def transfer_cost(transfer: pd.DataFrame, metric: str = "auc") -> pd.DataFrame:
-    """Per row: cost = metric(fit level a -> target level b) - metric(fit level b -> target level b).
+def transfer_cost(transfer: pd.DataFrame, margin_relative: float | None = None) -> pd.DataFrame:
+    """Per transfer pair and seed (the pairs C5 judges, ``claims.c5.transfer_pairs``): ``cost`` = balanced_acc_transferred
+    minus the target's native balanced accuracy, ``margin`` = margin_relative x (native - 0.5) (the plan's
+    C5 margin when None), and ``baseline`` naming where the native value came from."""
+    from ..analysis_plan import section
+    from ..claims.c5 import transfer_pairs
 
-    The baseline is the attack fitted on the *target's own architecture* at the target's level
-    (rows with fit_arch == target_arch == this target_arch, fit_level == target_level, same
-    attack and seed) when the table has it; otherwise the same panel's diagonal. Column
-    ``baseline`` says which was used."""
-    rows = transfer.dropna(subset=[metric]).copy()
-    seed = ["seed"] if "seed" in rows else []
-    diagonal = rows[rows["fit_level"] == rows["target_level"]]
-    own = diagonal[diagonal["fit_arch"] == diagonal["target_arch"]]
-    own = own[["attack", "target_arch", "target_level"] + seed + [metric]].rename(columns={metric: "own"})
-    panel = diagonal[["attack", "fit_arch", "target_arch", "target_level"] + seed + [metric]]
-    rows = rows.merge(own, on=["attack", "target_arch", "target_level"] + seed, how="left")
-    rows = rows.merge(panel.rename(columns={metric: "panel"}), how="left",
-                      on=["attack", "fit_arch", "target_arch", "target_level"] + seed)
-    rows["baseline"] = np.where(rows["own"].notna(), "own", "panel")
-    rows["cost"] = rows[metric] - rows["own"].fillna(rows["panel"])
-    return rows.drop(columns=["own", "panel"])
+    relative = section("C5")["margin_relative"] if margin_relative is None else margin_relative
+    missing = [c for c in ("seed", "attack", "balanced_acc_transferred", "fit_arch", "target_arch", "fit_level", "target_level")
+               if c not in transfer.columns]
+    if missing:
+        raise ValueError(f"the transfer table lacks {', '.join(missing)}: it predates balanced accuracy at the "
+                         "transferred threshold (rerun notebooks/05_transfer.ipynb)")
+    rows = pd.concat([transfer_pairs(group) for _, group in transfer.groupby("attack", sort=False)],
+                     ignore_index=True) if len(transfer) else transfer
+    if rows.empty:
+        return rows.assign(cost=pd.Series(dtype=float), margin=pd.Series(dtype=float))
+    return rows.assign(cost=rows["balanced_acc_transferred"] - rows["native"], margin=relative * (rows["native"] - 0.5),
+                       baseline=rows["native_source"])
 
 
 @styled
-def transfer_cost_heatmap(transfer: pd.DataFrame, attack=None, metric: str = "auc"):
-    """E5 / C5: one figure, one panel per (attack, fit model -> target model), cells = transfer cost
-    (row: level the attack was fitted at, column: target level), mean over seeds, on ONE diverging
-    colour scale centred at 0 with a labelled colour bar (red: the transferred attack is weaker)."""
+def transfer_cost_heatmap(transfer: pd.DataFrame, attack=None):
+    """E5 / C5: one panel per (attack, fit architecture -> target architecture); cells: the transfer cost in
+    balanced accuracy (row: level the threshold was fixed at, column: target level), mean over seeds; the
+    target's own diagonal (the native baseline itself) left blank. ONE diverging scale centred at 0 that
+    always covers the margin (the colour bar marks -margin): red cells beyond it fail non-inferiority."""
     attacks = [attack] if isinstance(attack, str) else attack
     rows = transfer if attacks is None else transfer[transfer["attack"].isin(attacks)]
-    rows = transfer_cost(rows, metric).dropna(subset=["cost"]) if len(rows) else rows
+    rows = transfer_cost(rows).dropna(subset=["cost"]) if len(rows) else rows
     if rows.empty:
-        raise ValueError(f"no transfer rows with a {metric} and a same-level baseline for attack(s) {attack}")
-    check_one_setting(rows, ["attack", "fit_arch", "target_arch"])
-    groups = list(rows.groupby(["attack", "fit_arch", "target_arch"], sort=False))
-    limit = max(float(rows.groupby(["attack", "fit_arch", "target_arch", "fit_level", "target_level"])["cost"]
-                      .mean().abs().max()), 1e-3)
+        raise ValueError(f"no transfer pairs with balanced_acc_transferred and a native baseline for attack(s) {attack}")
+    check_one_setting(rows, PANEL)
+    groups = list(rows.groupby(PANEL, sort=False))
+    margin = float(rows["margin"].mean())
+    means = rows.groupby([*PANEL, "fit_level", "target_level"])["cost"].mean()
+    limit = max(float(means.abs().max()), 1.25 * margin, 1e-3)
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
     n_columns = min(len(groups), 2)
     n_rows = int(np.ceil(len(groups) / n_columns))
@@ -53,18 +58,20 @@ def transfer_cost_heatmap(transfer: pd.DataFrame, attack=None, metric: str = "au
                              layout="constrained")
     for ax, ((name, fit_arch, target_arch), group) in zip(axes.flat, groups):
         table = group.pivot_table(index="fit_level", columns="target_level", values="cost", aggfunc="mean")
-        sns.heatmap(table, ax=ax, cmap="RdBu", norm=norm, square=True, cbar=False, annot=True, fmt="+.2f",
+        sns.heatmap(table, ax=ax, cmap="RdBu", norm=norm, square=True, cbar=False, annot=True, fmt="+.3f",
                     annot_kws={"fontsize": 6})  # annotation colour follows each cell's luminance
         image = ax.collections[0]
-        ax.set(xlabel="target level b", ylabel="fitted at level a")
+        ax.set(xlabel="target level b", ylabel="threshold fixed at level a")
         ax.grid(False)
-        baseline = "own fit at b" if (group["baseline"] == "own").all() else "same-panel diagonal"
-        ax.set_title(f"{attack_style(name)['label']}: {fit_arch} -> {target_arch}\n(baseline: {baseline})",
-                     fontsize=8)
+        ax.set_title(f"{attack_style(name)['label']}: {fit_arch} -> {target_arch}\n(native: "
+                     f"{', '.join(sorted(set(group['baseline'])))})", fontsize=8)
     for ax in list(axes.flat)[len(groups):]:
         ax.set_visible(False)
-    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.85,
-                 label=f"transfer cost: {metric_label(metric)}(a -> b) - {metric_label(metric)}(b -> b)")
-    fig.suptitle(f"Attack transfer across levels (C5), mean over {seeds_text(rows)}; red = weaker after transfer",
-                 fontsize=9)
+    bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.85,
+                       label="transfer cost: balanced acc. (transferred) - (native)")
+    bar.ax.axhline(-margin, color="k", linewidth=1.2, linestyle="--")
+    bar.ax.text(1.05, -margin, f" -margin\n ({margin:.3f})", transform=bar.ax.get_yaxis_transform(), fontsize=6,
+                va="center")
+    fig.suptitle(f"Threshold transfer (C5), mean over {seeds_text(rows)}; red = weaker after transfer; C5 needs every "
+                 f"pair above -margin (mean {margin:.3f})", fontsize=9)
     return fig

@@ -154,7 +154,9 @@ def _model_tables() -> tuple[str, ...]:
     return tuple(table.name for experiment in REGISTRY for table in experiment.tables if table.of_models)
 
 
-COLUMNS: dict[str, str] = {**IDENTIFYING, **MODEL, **ATTACK, **_tpr_columns(), **_experiment_columns(), **VERDICTS,
+# ATTACK after the experiments' own columns: a shared attack-table column (``target_model``, the leave-one-out
+# index since transfer's architecture columns became ``fit_arch`` / ``target_arch``) keeps its one meaning.
+COLUMNS: dict[str, str] = {**IDENTIFYING, **MODEL, **_tpr_columns(), **_experiment_columns(), **ATTACK, **VERDICTS,
                            **RUNS}
 MODEL_TABLES = _model_tables()
 ATTACK_METRICS = set(ATTACK) - {"attack"} | set(_tpr_columns())

@@ -20,7 +20,7 @@ from . import plots
 from .dictionary import store_integers, write_dictionary
 from .html import write_html
 from .results import collect
-from .verdicts import all_verdicts, claim_lines, claims
+from .verdicts import all_verdicts, claim_lines, claims, plan_lines
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +103,12 @@ def _header(results_dir: Path, runs: pd.DataFrame) -> list[str]:
             lines.append(f"| {run.get('experiment')} | `{run.get('run_id')}` | {run.get('seed')} | "
                          f"{str(run.get('git_sha'))[:10]} | {run.get('git_dirty')} |")
         lines.append("")
-    lines += ["Verdicts come from the rules printed beside them (one module per claim in `mialth_utils/claims/`) and are "
-              "listed in `tables/verdicts.csv`; every column of every table is explained in `tables/README.md`.", ""]
-    return lines
+    lines += ["Verdicts come from the rules printed beside them (one module per claim in `mialth_utils/claims/`, "
+              "implementing the analysis plan `analysis_plan.toml`) and are listed in `tables/verdicts.csv`; each "
+              "claim shows its primary row first (the plan's primary attack and metric, the deciding level, pair or "
+              "baseline, the interval, the seeds and the smallest detectable effect, MDE); every column of every "
+              "table is explained in `tables/README.md`.", ""]
+    return lines + plan_lines(runs)
 
 
 def _render(results_dir: Path, tables: dict, verdicts: pd.DataFrame, figures: dict) -> str:

@@ -3,8 +3,10 @@
 Each claim is declared once, in its module of ``mialth_utils.claims`` (rule, margins, the paper's
 words), and listed by the experiment that produces its inputs; ``all_verdicts`` asks every claim of
 ``experiments.REGISTRY`` for its rows, and ``verdict_lines`` writes them for the report. Every verdict
-is one of ``VERDICTS`` and comes with the rule, the statistic, its estimate and 95% interval, the
-number of seeds and, where the claim is "equal", the equivalence margin, all stated in advance.
+is one of ``VERDICTS`` and comes with the rule, the statistic, its estimate and interval, the number of
+seeds, its role (primary / secondary / level / context), the deciding level, pair or baseline, the
+smallest detectable effect and the margin, as the analysis plan (``analysis_plan.toml``) states them;
+the report prints the plan's hash once, with whether the plan changed after the runs.
 """
 from __future__ import annotations
 
@@ -46,28 +48,60 @@ def all_verdicts(tables: dict[str, pd.DataFrame], score_runs: list[dict] | None 
     return pd.concat(frames, ignore_index=True)
 
 
+def plan_lines(runs: pd.DataFrame | None = None) -> list[str]:
+    """The plan's hash once, and from git whether the plan changed after the runs (``runs.csv``'s git_sha)."""
+    from ..analysis_plan import plan_changed_after, plan_hash
+
+    commits = runs["git_sha"].tolist() if runs is not None and "git_sha" in runs.columns else []
+    return [f"Analysis plan `analysis_plan.toml`, hash {plan_hash()}: {plan_changed_after(commits)}.", ""]
+
+
+def _number(value) -> str:
+    return "n/a" if pd.isna(value) else f"{float(value):.4f}"
+
+
 def _bullet(row) -> str:
-    detail = f" ({row.detail})" if row.detail else ""
-    return (f"- {row.setting}: {row.statistic} = {format_interval(row.estimate, row.ci_low, row.ci_high)}, "
-            f"{row.n_seeds} seed{'s' * (row.n_seeds != 1)}: **{row.verdict}**{detail}")
+    role = getattr(row, "role", "")
+    detail = f" ({row.detail})" if isinstance(row.detail, str) and row.detail else ""
+    deciding = getattr(row, "deciding", "")
+    extra = ", ".join(part for part in (
+        f"deciding: {deciding}" if isinstance(deciding, str) and deciding else "",
+        f"p {_number(row.p_value)}" if pd.notna(getattr(row, "p_value", float("nan"))) else "",
+        f"MDE {_number(getattr(row, 'mde', float('nan')))}") if part)
+    prefix = f"**{role}** " if isinstance(role, str) and role else ""
+    return (f"- {prefix}{row.setting}: {row.statistic} = {format_interval(row.estimate, row.ci_low, row.ci_high)}, "
+            f"{row.n_seeds} seed{'s' * (row.n_seeds != 1)}, {extra}: **{row.verdict}**{detail}")
+
+
+ROLE_ORDER = {"primary": 0, "secondary": 1, "context": 2}
+
+
+def _is_level(rows: pd.DataFrame, claim: Claim) -> pd.Series:
+    by_role = rows["role"].eq("level") if "role" in rows.columns else False
+    return rows["statistic"].isin(claim.level_statistics) | by_role
 
 
 def claim_lines(claim: Claim, verdicts: pd.DataFrame) -> list[str]:
-    """Markdown for one claim: each rule once, then its rows with the interval and the verdict in bold;
-    per-level rows are counted here and listed in verdicts.csv."""
+    """Markdown for one claim: its claim-level rows, the primary first (with the deciding level / pair /
+    baseline, the interval, the seeds and the smallest detectable effect), each rule once; per-level rows
+    are counted here and listed in verdicts.csv."""
     rows = verdicts[verdicts["claim"] == claim.id] if len(verdicts) else verdicts
     if rows.empty:
         return []
     lines = [f"### {claim.id}: {claim.title}", ""]
-    per_level = rows["statistic"].isin(claim.level_statistics)
-    for rule, group in rows[~per_level].groupby("rule", sort=False):
+    per_level = _is_level(rows, claim)
+    shown = rows[~per_level]
+    if "role" in shown.columns:
+        shown = shown.assign(_order=shown["role"].map(ROLE_ORDER).fillna(3)).sort_values("_order", kind="stable")
+    for rule, group in shown.groupby("rule", sort=False):
         lines += [f"Rule: {rule}", ""] + [_bullet(row) for row in group.itertuples()] + [""]
     if per_level.any():
         counts = rows.loc[per_level, "verdict"].value_counts()
-        lines += ["Per-level rows (verdicts.csv): " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v in counts), ""]
+        lines += ["Per-pair / per-level rows (verdicts.csv): "
+                  + ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v in counts), ""]
     return lines
 
 
-def verdict_lines(verdicts: pd.DataFrame) -> list[str]:
-    """Markdown for report.md: ``claim_lines`` of every claim with rows."""
-    return [line for claim in claims() for line in claim_lines(claim, verdicts)]
+def verdict_lines(verdicts: pd.DataFrame, runs: pd.DataFrame | None = None) -> list[str]:
+    """Markdown for report.md: the plan line once, then ``claim_lines`` of every claim with rows."""
+    return plan_lines(runs) + [line for claim in claims() for line in claim_lines(claim, verdicts)]
