@@ -14,7 +14,7 @@ SETTING = {"settings_hash": "abc", "dataset": "digits", "model_arch": "mlp"}
 
 
 def role_row(table: pd.DataFrame, role: str, **match) -> pd.Series:
-    rows = table[table["role"] == role]
+    rows = table[table["verdict_role"] == role]
     for column, value in match.items():
         rows = rows[rows[column].str.contains(value, regex=False)]
     assert len(rows) == 1, rows
@@ -51,7 +51,7 @@ def test_c3_mediator_total_effect_supported_while_gap_adjusted_coefficient_is_no
     assert old["verdict"] == "reported" and old["ci_low"] < 0 < old["ci_high"]
     corr = float(old["detail"].split("corr(n_classes, gap) = ")[1].split(" ")[0])
     assert corr > 0.8
-    secondary = table[table["role"] == "secondary"]
+    secondary = table[table["verdict_role"] == "secondary"]
     assert {"loss", "shokri"} <= {s.rsplit(", ", 1)[1] for s in secondary["setting"]}  # shokri judged too
     assert len(secondary) == 5 and (secondary["verdict"] == "supported").all()  # 2 attacks x tpr + 3 x auc
     assert secondary["detail"].str.contains("Holm-adjusted").all()
@@ -104,7 +104,7 @@ def test_c5_gains_cancel_losses_old_mean_passes_new_all_pairs_fails_with_worst_p
     assert primary["estimate"] == pytest.approx(-0.10, abs=0.01)
     assert primary["margin"] == pytest.approx(0.25 * 0.12, abs=0.003)
     assert "worst pair mlp level 0 -> mlp level 2" in primary["detail"]
-    pairs = table[(table["role"] == "level") & table["setting"].str.contains("rmia")]
+    pairs = table[(table["verdict_role"] == "level") & table["setting"].str.contains("rmia")]
     assert len(pairs) == 6 + 9  # same-arch off-diagonal pairs, and every cross-architecture pair
     assert role_row(table, "secondary")["setting"].endswith("lira_offline")
 
@@ -115,7 +115,7 @@ def test_c5_every_pair_passes_supported_and_diagonal_native_fallback():
     assert primary["verdict"] == "supported" and primary["p_value"] < 0.05 and "15 of 15 pairs" in primary["detail"]
     assert np.isfinite(primary["mde"]) and primary["deciding"]
     fallback = c5.verdict_c5(transfer_table(native_column=False, attacks=("rmia",)))
-    pairs = fallback[fallback["role"] == "level"]
+    pairs = fallback[fallback["verdict_role"] == "level"]
     assert pairs["detail"].str.contains("own-architecture diagonal").all() and len(pairs) == 15
 
 
@@ -151,9 +151,9 @@ def test_e6_five_baselines_rmia_decides_and_paper_gain_separately():
     assert primary["estimate"] == pytest.approx(0.02, abs=0.005)
     gain = role_row(table, "secondary", rule=e6.RULE_E6_GAIN)
     assert gain["verdict"] == "contradicted" and gain["margin"] == e6.E6_PAPER_GAIN
-    levels = table[table["role"] == "level"]
+    levels = table[table["verdict_role"] == "level"]
     assert len(levels) == 5 and levels["deciding"].tolist() == list(e6.E6_BASELINES)
-    assert len(table[table["role"] == "context"]) == 5  # auc_abnormal, reported
+    assert len(table[table["verdict_role"] == "context"]) == 5  # auc_abnormal, reported
 
 
 def test_e6_a_better_baseline_contradicts_and_asr_is_the_metric():
@@ -177,7 +177,7 @@ def test_report_lines_show_plan_primary_row_and_count_level_rows():
     assert list(table.columns) == list(v.COLUMNS) and set(table["verdict"]) <= set(v.VERDICTS)
     assert list(dict.fromkeys(table["claim"])) == ["C3", "C5", "E6"]
     for claim in ("C3", "C5", "E6"):
-        assert (table[table["claim"] == claim]["role"] == "primary").sum() == 1
+        assert (table[table["claim"] == claim]["verdict_role"] == "primary").sum() == 1
     lines = v.verdict_lines(table, runs=pd.DataFrame({"git_sha": ["not-a-commit"]}))
     assert [i for i, line in enumerate(lines) if plan_hash() in line] == [0]  # the plan's hash once, at the top
     assert "whether the plan changed" in lines[0] or "plan did not change" in lines[0] or "CHANGED" in lines[0]

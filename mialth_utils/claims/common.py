@@ -20,10 +20,10 @@ log = logging.getLogger(__name__)
 
 
 COLUMNS = ("claim", "setting", "rule", "statistic", "estimate", "ci_low", "ci_high", "n_seeds", "verdict",
-           "margin", "detail", "role", "p_value", "mde", "deciding", "plan_hash")
+           "margin", "detail", "verdict_role", "p_value", "mde", "deciding", "plan_hash")
 
 
-# What a verdict row is for (column ``role``): the claim's headline verdict (``primary``: the plan's primary
+# What a verdict row is for (column ``verdict_role``; ``splits.csv`` has a ``role`` of its own): the claim's headline verdict (``primary``: the plan's primary
 # attack and metric), a claim-level verdict of a secondary attack or metric (``secondary``, Holm-adjusted
 # where the plan says so), one level / pair / control of a claim (``level``), or a number shown for context
 # that decides nothing (``context``, verdict "reported").

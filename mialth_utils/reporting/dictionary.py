@@ -111,8 +111,8 @@ VERDICTS = {
                "measurably different from zero) | reported (a context row that decides nothing)",
     "margin": "equivalence margin stated in advance, in the statistic's unit (NaN if the rule has none)",
     "detail": "one line of what the numbers were",
-    "role": "primary (the claim's headline: the plan's primary attack and metric) | secondary (another attack or "
-            "metric, Holm-adjusted where the plan says so) | level (one level, pair or control) | context",
+    "verdict_role": "primary (the claim's headline: the plan's primary attack and metric) | secondary (another attack or "
+                    "metric, Holm-adjusted where the plan says so) | level (one level, pair or control) | context",
     "p_value": "p-value of the row's test (Holm-adjusted for secondary rows where the plan says so; NaN if none)",
     "mde": "smallest effect the design could detect: 80% power at the plan's alpha from the observed seed "
            "standard deviation, in the statistic's unit (NaN if not computed)",

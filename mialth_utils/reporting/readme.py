@@ -32,9 +32,9 @@ def _column(verdicts: pd.DataFrame, name: str, default="") -> pd.Series:
 
 def summary_rows(verdicts: pd.DataFrame) -> pd.DataFrame:
     """The rows that sum up a claim for one setting (per-level and context rows left out), primary first."""
-    role = _column(verdicts, "role")
+    role = _column(verdicts, "verdict_role")
     rows = verdicts[~verdicts["statistic"].isin(PER_LEVEL) & ~role.isin(["level", "context"])]
-    order = _column(rows, "role").map({"primary": 0, "secondary": 1}).fillna(2)
+    order = _column(rows, "verdict_role").map({"primary": 0, "secondary": 1}).fillna(2)
     return rows.assign(_order=order).sort_values(["claim", "_order"], kind="stable").drop(columns="_order")
 
 
@@ -53,7 +53,7 @@ def verdicts_block(verdicts: pd.DataFrame, runs: pd.DataFrame | None = None) -> 
              "| claim | role | setting | statistic | estimate | interval | seeds | MDE | deciding | verdict |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     rows = summary_rows(verdicts)
-    for row, role, mde, deciding in zip(rows.itertuples(index=False), _column(rows, "role"),
+    for row, role, mde, deciding in zip(rows.itertuples(index=False), _column(rows, "verdict_role"),
                                         _column(rows, "mde", float("nan")), _column(rows, "deciding")):
         interval = "" if pd.isna(row.ci_low) else f"[{_number(row.ci_low)}, {_number(row.ci_high)}]"
         lines.append(f"| {row.claim} | {role} | {row.setting} | `{row.statistic}` | {_number(row.estimate)} | "

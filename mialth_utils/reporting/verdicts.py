@@ -61,7 +61,7 @@ def _number(value) -> str:
 
 
 def _bullet(row) -> str:
-    role = getattr(row, "role", "")
+    role = getattr(row, "verdict_role", "")
     detail = f" ({row.detail})" if isinstance(row.detail, str) and row.detail else ""
     deciding = getattr(row, "deciding", "")
     extra = ", ".join(part for part in (
@@ -77,7 +77,7 @@ ROLE_ORDER = {"primary": 0, "secondary": 1, "context": 2}
 
 
 def _is_level(rows: pd.DataFrame, claim: Claim) -> pd.Series:
-    by_role = rows["role"].eq("level") if "role" in rows.columns else False
+    by_role = rows["verdict_role"].eq("level") if "verdict_role" in rows.columns else False
     return rows["statistic"].isin(claim.level_statistics) | by_role
 
 
@@ -91,8 +91,8 @@ def claim_lines(claim: Claim, verdicts: pd.DataFrame) -> list[str]:
     lines = [f"### {claim.id}: {claim.title}", ""]
     per_level = _is_level(rows, claim)
     shown = rows[~per_level]
-    if "role" in shown.columns:
-        shown = shown.assign(_order=shown["role"].map(ROLE_ORDER).fillna(3)).sort_values("_order", kind="stable")
+    if "verdict_role" in shown.columns:
+        shown = shown.assign(_order=shown["verdict_role"].map(ROLE_ORDER).fillna(3)).sort_values("_order", kind="stable")
     for rule, group in shown.groupby("rule", sort=False):
         lines += [f"Rule: {rule}", ""] + [_bullet(row) for row in group.itertuples()] + [""]
     if per_level.any():
