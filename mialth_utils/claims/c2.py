@@ -113,7 +113,11 @@ def direction_text(levels: list[dict]) -> str:
     less = [lv["level"] for lv in levels if lv["high95"] < 0]
     parts = [f"tickets more vulnerable (95% interval above 0) at levels {levels_text(more)}" if more else "",
              f"tickets less vulnerable (95% interval below 0) at levels {levels_text(less)}" if less else ""]
-    return join_notes(*parts) or "no level differs measurably from dense (every 95% interval contains 0)"
+    if not more and not less:
+        return "no level differs measurably from dense (every 95% interval contains 0)"
+    chance_count = PLAN["alpha"] * len(levels)  # the plan's per-level rule has no correction across levels
+    return join_notes(*parts, f"{len(more) + len(less)} of {len(levels)} levels; about {chance_count:.1f} expected "
+                      "by chance with no effect (the per-level test is uncorrected)")
 
 
 def claim_verdict(levels: list[dict]) -> tuple[str, dict]:

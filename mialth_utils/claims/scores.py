@@ -21,10 +21,11 @@ def primary_metric(rows: pd.DataFrame, plan: dict) -> tuple[str, str]:
     candidates = sorted(float(f) for f in plan["fpr_candidates"])
     needed = int(plan["min_false_positives"])
     n_out = float(rows["n_out"].min()) if "n_out" in rows and rows["n_out"].notna().any() else np.nan
-    for fpr in candidates:
+    for i, fpr in enumerate(candidates):
         if np.isfinite(n_out) and n_out * fpr >= needed and tpr_column(fpr) in rows:
+            lower = "".join(f" ({100 * f:g}% not resolved: n_out x {f:g} < {needed})" for f in candidates[:i])
             return tpr_column(fpr), (f"primary metric TPR at {100 * fpr:g}% FPR: n_out {n_out:.0f} x {fpr:g} "
-                                     f">= {needed} false positives")
+                                     f">= {needed} false positives{lower}")
     fpr = candidates[-1]
     lower = ", ".join(f"{100 * f:g}%" for f in candidates[:-1])
     why = f"n_out {n_out:.0f} resolves no lower FPR ({lower} needs >= {needed} non-members above the threshold)" \
