@@ -434,3 +434,53 @@ def test_frontier_names_its_attack():
     fig = plots.privacy_utility_frontier(points)
     assert "RMIA" in fig._suptitle.get_text()
     plt.close(fig)
+
+
+# ---------------------------------------------------------------- C2 paired figure, C4 with target models
+def leave_one_out_attacks(n_targets=3):
+    """attacks.csv shape of the >= 5-seed study: every model of a seed the target once (shokri: model 0)."""
+    rng = np.random.default_rng(8)
+    rows = []
+    for seed in range(5):
+        for level in range(8):
+            for attack in ("rmia", "loss", "shokri"):
+                for target in range(1 if attack == "shokri" else n_targets):
+                    auc = 0.65 + 0.004 * level + rng.normal(0, 0.003)
+                    rows.append({**ID, "seed": seed, "attack": attack, "level": level, "branch": "imp",
+                                 "target_model": target, "sparsity": sparsity_of(level), "gap": 0.1, "n_in": 2000,
+                                 "n_out": 2000, "auc": auc, "tpr@1%fpr": 0.05 + 0.001 * level + rng.normal(0, 0.002)})
+    return pd.DataFrame(rows)
+
+
+def test_ticket_minus_dense_draws_paired_seed_means_and_the_margin_band():
+    from mialth_utils.figures import paired
+
+    table = leave_one_out_attacks()
+    fig = paired.ticket_minus_dense(table, "auc")
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["RMIA (primary)", "Loss threshold", "Shokri (boosted trees)"]
+    summary, margin = paired.paired_differences(table, "rmia", "auc")
+    per_seed = table[table["attack"] == "rmia"].groupby(["seed", "level"])["auc"].mean().unstack()
+    assert margin == pytest.approx(0.25 * (per_seed[0].mean() - 0.5))
+    expected = (per_seed[7] - per_seed[0]).mean()
+    assert summary.set_index("level").loc[7, "mean"] == pytest.approx(expected)
+    assert summary.set_index("level").loc[0, "mean"] == 0.0
+    band = [p for p in visible[0].patches if p.get_label().startswith("margin")]
+    assert len(band) == 1 and band[0].get_label() == f"margin +-{margin:.3g}"
+    corners = band[0].get_path().transformed(band[0].get_patch_transform()).vertices[:, 1]
+    assert (corners.min(), corners.max()) == pytest.approx((-margin, margin))
+    plt.close(fig)
+
+
+def test_attack_vs_sparsity_averages_target_models_within_seed_and_shows_shokri():
+    from mialth_utils.experiments.tickets import C4_SHOWN
+
+    table = leave_one_out_attacks()
+    fig = plots.attack_vs_sparsity(table, "auc", C4_SHOWN)
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert "Shokri" in " ".join(labels)
+    from mialth_utils.figures.lth import per_seed
+
+    rows = per_seed(table[table["attack"] == "rmia"], "auc")
+    assert len(rows) == 5 * 8 and "target_model" not in rows  # one row per (seed, level)
+    plt.close(fig)

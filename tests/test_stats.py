@@ -28,7 +28,41 @@ def test_interval_decisions():
     assert stats.equivalence_verdict(-0.01, 0.03, 0.02) == "inconclusive"
     assert stats.noninferiority_verdict(-0.015, 0.2, 0.02) == "supported"
     assert stats.noninferiority_verdict(-0.3, -0.021, 0.02) == "contradicted"
-    assert [stats.sign_verdict(*b) for b in ((0.1, 0.2), (-0.2, -0.1), (-0.1, 0.1))] == list(stats.VERDICTS)
+    assert [stats.sign_verdict(*b) for b in ((0.1, 0.2), (-0.2, -0.1), (-0.1, 0.1))] == list(stats.VERDICTS[:3])
+
+
+def test_tost_is_two_one_sided_t_tests_and_reads_the_90_percent_interval():
+    values = np.array([0.010, 0.012, 0.008, 0.011, 0.009])
+    out = stats.tost(values, margin=0.02)
+    low = sps.ttest_1samp(values, -0.02, alternative="greater").pvalue
+    high = sps.ttest_1samp(values, 0.02, alternative="less").pvalue
+    assert out["p_tost"] == pytest.approx(max(low, high))
+    half = sps.t.ppf(0.95, 4) * sps.sem(values)
+    assert (out["low90"], out["high90"]) == pytest.approx((values.mean() - half, values.mean() + half))
+    assert out["p_tost"] < 0.05 and out["p_zero"] < 0.05  # equivalent, yet different from zero
+    assert stats.tost(values * 3, margin=0.02)["p_tost"] > 0.05  # mean 0.03: outside the band
+    assert np.isnan(stats.tost([0.01, 0.01, 0.01], 0.02)["p_tost"])  # no spread: undefined, never significant
+
+
+def test_page_trend_reads_the_hypothesised_order_and_rejects_only_a_trend():
+    rising = np.array([[1, 2, 3, 4], [1, 3, 2, 5], [0, 1, 2, 3], [2, 3, 4, 6], [1, 2, 4, 5]], float)
+    _, p_up = stats.page_trend(rising)
+    _, p_down = stats.page_trend(rising, increasing=False)
+    assert p_up < 0.01 < 0.5 < p_down
+    rng = np.random.default_rng(0)
+    long = rng.normal(size=(5, 17)) + np.arange(17) * 0.5  # 17 levels: the asymptotic p, no enumeration
+    assert stats.page_trend(long)[1] < 1e-4
+    assert np.isnan(stats.page_trend(rising[:1])[1]) and np.isnan(stats.page_trend(rising[:, :2])[1])
+
+
+def test_smallest_detectable_effect_has_the_stated_power():
+    values = np.array([0.01, -0.02, 0.015, 0.0, -0.005])
+    mde = stats.min_detectable_effect(values)
+    sd, n = values.std(ddof=1), len(values)
+    noncentral = mde / (sd / np.sqrt(n))
+    crit = sps.t.ppf(0.975, n - 1)
+    power = sps.nct.sf(crit, n - 1, noncentral) + sps.nct.cdf(-crit, n - 1, noncentral)
+    assert power == pytest.approx(0.80, abs=1e-4)
 
 
 def test_slopes_and_ols_agree_with_linregress():

@@ -35,6 +35,16 @@ def _gap_panel(ax, rows: pd.DataFrame) -> None:
     ax.set_ylabel("train-test gap\n(target)")
 
 
+def per_seed(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One row per (seed, level, attack): the mean over the seed's target models (the plan's leave_one_out),
+    so the band is a t-interval across seeds, not across target models."""
+    if "target_model" not in rows or rows.empty:
+        return rows
+    keys = [c for c in ("settings_hash", "dataset", "model_arch", "seed", "branch", "attack", "level") if c in rows]
+    values = [c for c in (metric, "sparsity", "gap", "n_in", "n_out") if c in rows and c not in keys]
+    return rows.groupby(keys, as_index=False, dropna=False)[values].mean()
+
+
 @styled
 def attack_vs_sparsity(attacks: pd.DataFrame, metric: str = "auc", attacks_shown=HEADLINE, title: str = "",
                        branch: str = "imp"):
@@ -44,7 +54,7 @@ def attack_vs_sparsity(attacks: pd.DataFrame, metric: str = "auc", attacks_shown
     requested = attacks[attacks["attack"].isin(attacks_shown)]
     if "branch" in requested:
         requested = requested[requested["branch"] == branch]
-    rows = usable_rows(requested, metric)
+    rows = per_seed(usable_rows(requested, metric), metric)
     if rows.empty:
         raise ValueError(f"no {metric} values for attacks {list(attacks_shown)} on branch {branch!r} "
                          "(not run, or every run failed)")

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..claims.c1 import C1_ACCURACY_MARGIN, RULE_C1, verdict_c1  # noqa: F401 (the rule functions by name)
-from ..claims.c2 import C2_MARGINS, verdict_c2  # noqa: F401
+from ..claims.c1 import RULE_C1A, RULE_C1B, verdict_c1  # noqa: F401 (the rule functions by name)
+from ..claims.c2 import RULE_C2, verdict_c2  # noqa: F401
 from ..claims.c3 import verdict_c3  # noqa: F401
-from ..claims.c4 import RULE_C4_TABLE, verdict_c4  # noqa: F401
+from ..claims.c4 import RULE_C4, verdict_c4  # noqa: F401
 from ..claims.c5 import RULE_C5, verdict_c5  # noqa: F401
 from ..claims.common import C2_METRICS, CLAIM_ATTACKS, COLUMNS, Claim, format_interval, verdict_frame  # noqa: F401
 from ..claims.e6 import E6_BASELINES, E6_CMMIA_VARIANTS, verdict_e6  # noqa: F401
