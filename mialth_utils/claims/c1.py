@@ -169,7 +169,7 @@ def _c1b_headline(key, pairs: list[dict]) -> dict:
                        p_claim, min_detectable_effect(deciding["values"], alpha, PLAN["power"]), label)
 
 
-def _judge(tables: dict, score_runs, attacks, n_boot: int):
+def _judge(tables: dict):
     return verdict_c1(tables["accuracy"]) if "accuracy" in tables else None
 
 

@@ -175,7 +175,7 @@ def _apply_holm(rows: list[dict]) -> None:
             row["detail"] = join_notes(row["detail"], "equivalent before Holm, not after")
 
 
-def _judge(tables: dict, score_runs, attacks, n_boot: int):
+def _judge(tables: dict):
     return verdict_c2(tables["attacks"]) if "attacks" in tables else None
 
 

@@ -157,8 +157,10 @@ def _notes(tables: dict) -> list[str]:
     return ["Mean train-test gap by class count: " + ", ".join(f"{k}: {v:.3f}" for k, v in gap.items()) + ".", ""]
 
 
-def _judge(tables: dict, score_runs, attacks, n_boot: int):
-    return verdict_c3(tables["class_count"], attacks) if "class_count" in tables else None
+def _judge(tables: dict):
+    plan = section("C3")
+    attacks = [plan["primary_attack"], *plan["secondary_attacks"]]
+    return verdict_c3(tables["class_count"], attacks, plan) if "class_count" in tables else None
 
 
 CLAIM = Claim("C3", "attack accuracy varies directly with the number of classes",

@@ -230,7 +230,7 @@ def _setting(table: pd.DataFrame, key: dict) -> pd.DataFrame:
     return table
 
 
-def _judge(tables: dict, score_runs, attacks, n_boot: int):
+def _judge(tables: dict):
     if "attacks" not in tables:
         return None
     return verdict_c4(tables["attacks"], tables.get("compression"), tables.get("compression_models"))

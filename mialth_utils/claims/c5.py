@@ -150,7 +150,7 @@ def verdict_c5(transfer: pd.DataFrame, plan: dict | None = None) -> pd.DataFrame
     return verdict_frame(rows)
 
 
-def _judge(tables: dict, score_runs, attacks, n_boot: int):
+def _judge(tables: dict):
     return verdict_c5(tables["transfer"]) if "transfer" in tables else None
 
 

@@ -33,13 +33,6 @@ ROLES = ("primary", "secondary", "level", "context")
 SETTING_COLUMNS = ("settings_hash", "dataset", "model_arch")
 
 
-# Attacks judged in C2-C4 when the caller names none, each judged on its own (never the best of them):
-# the threshold attacks of the papers' era, Shokri's shadow classifier, and today's strongest
-# (LiRA online/offline, RMIA, SAMIA). Discrete-score attacks (correctness, label_only) are left out:
-# their ties make TPR at 1% FPR meaningless.
-CLAIM_ATTACKS = ("loss", "modified_entropy", "shokri", "lira_online", "lira_offline", "rmia", "samia")
-
-
 C2_METRICS = ("auc", "tpr@1%fpr")
 
 
@@ -101,12 +94,13 @@ def format_interval(estimate, low, high) -> str:
     return f"{estimate:.4f} [{low:.4f}, {high:.4f}]"
 
 
-Judge = Callable[[dict, "list[dict] | None", tuple, int], "pd.DataFrame | None"]
+Judge = Callable[[dict], "pd.DataFrame | None"]
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One claim: ``judge(tables, score_runs, attacks, n_boot)`` returns its verdict rows, or None when
+    """One claim: ``judge(tables)`` returns its verdict rows (the attacks and metrics it judges are the
+    analysis plan's), or None when
     its inputs are absent (``tables`` holds only non-empty tables); ``text`` is what the paper says
     (printed once, in the report); ``notes(tables)`` the lines a reader needs beside the verdict;
     ``level_statistics`` the per-level statistics the report counts instead of listing."""

@@ -157,7 +157,7 @@ def _notes(tables: dict) -> list[str]:
     return [line, ""]
 
 
-def _judge(tables: dict, score_runs, attacks, n_boot: int):
+def _judge(tables: dict):
     return verdict_e6(tables["compression"]) if "compression" in tables else None
 
 

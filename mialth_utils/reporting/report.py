@@ -10,7 +10,6 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..experiments import REGISTRY
@@ -23,21 +22,6 @@ from .results import collect
 from .verdicts import all_verdicts, claim_lines, claims, plan_lines
 
 log = logging.getLogger(__name__)
-
-
-def score_runs(results_dir: Path) -> list[dict]:
-    """Per-example scores of every lth_attack run, as ``verdicts.verdict_c2`` / ``verdict_c4`` read them."""
-    runs = []
-    for path in sorted((results_dir / "experiments" / "lth_attack").glob("*/scores.npz")):
-        if not (path.parent / "metrics.json").exists():
-            continue  # a run that did not finish
-        params = json.loads((path.parent / "metrics.json").read_text())
-        with np.load(path) as npz:
-            scores = {(int(k.split("__")[0]), k.split("__")[1]): npz[k] for k in npz.files if "__" in k}
-            runs.append({"settings_hash": params["settings_hash"], "dataset": params["dataset"],
-                         "model_arch": params["model_arch"], "seed": params["seed"], "member": npz["member"],
-                         "eval_idx": npz["eval_idx"], "scores": scores})
-    return runs
 
 
 def _figures(tables: dict, results_dir: Path) -> dict[str, list[str]]:
@@ -63,7 +47,7 @@ def write_tables(results_dir: str | Path, tables_dir: str | Path | None = None) 
     tables = collect(results_dir)
     tdir = Path(tables_dir) if tables_dir is not None else results_dir / "tables"
     tdir.mkdir(parents=True, exist_ok=True)
-    tables["verdicts"] = all_verdicts(tables, score_runs(results_dir))
+    tables["verdicts"] = all_verdicts(tables)
     tables = store_integers(tables)
     for name, df in tables.items():
         df.to_csv(tdir / f"{name}.csv", index=False)

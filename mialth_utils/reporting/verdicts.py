@@ -17,7 +17,7 @@ from ..claims.c2 import RULE_C2, verdict_c2  # noqa: F401
 from ..claims.c3 import verdict_c3  # noqa: F401
 from ..claims.c4 import RULE_C4, verdict_c4  # noqa: F401
 from ..claims.c5 import RULE_C5, verdict_c5  # noqa: F401
-from ..claims.common import C2_METRICS, CLAIM_ATTACKS, COLUMNS, Claim, format_interval, verdict_frame  # noqa: F401
+from ..claims.common import C2_METRICS, COLUMNS, Claim, format_interval, verdict_frame  # noqa: F401
 from ..claims.e6 import E6_BASELINES, E6_CMMIA_VARIANTS, verdict_e6  # noqa: F401
 from ..experiments import REGISTRY
 from ..stats import (  # noqa: F401
@@ -36,12 +36,10 @@ def claims() -> list[Claim]:
     return sorted((claim for experiment in REGISTRY for claim in experiment.claims), key=lambda claim: claim.id)
 
 
-def all_verdicts(tables: dict[str, pd.DataFrame], score_runs: list[dict] | None = None, attacks=CLAIM_ATTACKS,
-                 n_boot: int = 1000) -> pd.DataFrame:
-    """Every claim whose inputs exist: ``tables`` keyed by table name (tidy CSVs across seeds), ``score_runs``
-    the per-example scores of the lth_attack runs (``report.score_runs``)."""
+def all_verdicts(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every claim whose inputs exist: ``tables`` keyed by table name (tidy CSVs across seeds)."""
     present = {name: table for name, table in tables.items() if table is not None and len(table)}
-    frames = [claim.judge(present, score_runs, attacks, n_boot) for claim in claims()]
+    frames = [claim.judge(present) for claim in claims()]
     frames = [frame for frame in frames if frame is not None and len(frame)]
     if not frames:
         return verdict_frame([])
