@@ -112,8 +112,8 @@ def test_audit_of_saved_logits_never_shows_the_target_membership_to_an_attack(us
     data_ = game.attack_data(logits, 0)
     assert data_.queries == ("id",) and data_.ref_logits.shape[1] == 1
     np.testing.assert_array_equal(data_.ref_keep, game.membership.keep[1:])  # row 0 (the target) never enters
-    assert (game.membership.keep[1:].sum(0) == 2).all()  # every example IN for half of the references
-    assert np.allclose(game.membership.keep[1:].sum(1), 200, rtol=0.1)  # about as many examples as the target
+    assert (game.membership.keep[1:].sum(1) == 200).all()  # each reference: an independent half of the pool
+    assert game.membership.keep[1:].sum(0).max() > 2  # binomial IN counts (exchangeable rows), not balanced columns
     rows, scores, _ = audit_target(game, [LossAttack(), LiRA(online=True)], logits_path=str(tmp_path / "logits.npy"),
                                    n_boot=20)
     assert info["target_source"] == "logits" and info["train_acc"] > info["nonmember_pool_acc"]
