@@ -124,6 +124,29 @@ def test_c5_three_seeds_inconclusive():
     assert primary["verdict"] == "inconclusive" and "n seeds < 5" in primary["detail"]
 
 
+def test_c5_a_pair_without_native_advantage_is_untestable_never_contradicted():
+    table = transfer_table(attacks=("rmia",))
+    weak = (table["target_arch"] == "mlp") & (table["fit_arch"] == "mlp") & (table["target_level"] == 4)
+    table.loc[weak, "balanced_acc_native"] = 0.49  # the target at level 4 is attacked at chance or below
+    table.loc[weak, "balanced_acc_transferred"] = 0.49
+    primary = role_row(c5.verdict_c5(table), "primary")
+    assert primary["verdict"] == "inconclusive"  # two pairs cannot pass: not supported, and not contradicted
+    pairs = c5.verdict_c5(table)
+    untestable = pairs[pairs["detail"].str.contains("untestable")]
+    assert len(untestable) == 2 and (untestable["verdict"] == "inconclusive").all()
+
+
+def test_c5_secondary_attack_held_back_by_holm():
+    """A secondary attack whose every pair passes on its own reads inconclusive when its Holm-adjusted
+    claim p (over the secondary attacks) is above alpha, and supported when it is below."""
+    plan = section("C5")
+    tests = c5._pair_tests(c5.transfer_pairs(transfer_table(attacks=("lira_offline",))), plan)
+    assert c5._decide(tests, plan["alpha"])[0] == "supported"
+    held = c5._claim_row(SETTING, "lira_offline", tests, "secondary", 0.06, plan)
+    assert held["verdict"] == "inconclusive" and "not after" in held["detail"]
+    assert c5._claim_row(SETTING, "lira_offline", tests, "secondary", 0.01, plan)["verdict"] == "supported"
+
+
 # ---------------------------------------------------------------- E6
 def compression_table(n_seeds=6, asr=0.70, baseline_values=None) -> pd.DataFrame:
     baseline_values = {b: 0.55 for b in e6.E6_BASELINES} | (baseline_values or {})

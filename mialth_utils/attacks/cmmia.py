@@ -80,6 +80,8 @@ class CMMIA(Attack):
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.nansum(np.nan_to_num(out), 0) / np.maximum(n_out, 1)
             std = np.sqrt(np.nansum((np.nan_to_num(out) - mean) ** 2 * ~np.isnan(out), 0) / np.maximum(n_out - 1, 1))
+        # one OUT shadow gives no spread: such an example takes the median spread of the others (as LiRA does)
+        std = np.where(n_out >= 2, std, np.median(std[n_out >= 2]) if (n_out >= 2).any() else 1.0)
         p = norm.cdf(target_loss, mean, np.maximum(std, 1e-6))
         return np.where(n_out == 0, 1.0, p)  # no OUT shadow: untestable, never a member
 

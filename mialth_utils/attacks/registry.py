@@ -51,6 +51,13 @@ class AttackInfo:
         return bool(self.make(0, True).discrete)
 
 
+def cmmia_alpha() -> float:
+    """CM-MIA's significance level: the analysis plan's ``alpha_cmmia`` (E6 judges its p < alpha decisions)."""
+    from ..analysis_plan import section
+
+    return float(section("E6")["alpha_cmmia"])
+
+
 ATTACKS = (
     AttackInfo("loss", "threshold", "Loss threshold", "signal only", lambda seed, fast: LossAttack()),
     AttackInfo("correctness", "threshold", "Correctness", "signal only", lambda seed, fast: CorrectnessAttack()),
@@ -71,13 +78,14 @@ ATTACKS = (
     AttackInfo("label_only", "label_only", "Label-only", "signal only", lambda seed, fast: LabelOnlyAttack()),
     AttackInfo("samia", "samia", "SAMIA", "trained attack model",
                lambda seed, fast: SAMIA(epochs=5 if fast else 20, seed=seed)),
-    AttackInfo("cm_mia", "cm_mia", "CM-MIA", "reference features and tests", lambda seed, fast: CMMIA(), False),
+    AttackInfo("cm_mia", "cm_mia", "CM-MIA", "reference features and tests",
+               lambda seed, fast: CMMIA(alpha=cmmia_alpha()), False),
     AttackInfo("cm_mia_all", "cm_mia", "CM-MIA (every example tested)", "reference features and tests",
-               lambda seed, fast: CMMIA(test_all=True), False),
+               lambda seed, fast: CMMIA(test_all=True, alpha=cmmia_alpha()), False),
     AttackInfo("cm_mia_gauss", "cm_mia", "CM-MIA (Gaussian test)", "reference features and tests",
-               lambda seed, fast: CMMIA(test="gaussian"), False),
+               lambda seed, fast: CMMIA(test="gaussian", alpha=cmmia_alpha()), False),
     AttackInfo("cm_mia_empirical", "cm_mia", "CM-MIA (empirical test)", "reference features and tests",
-               lambda seed, fast: CMMIA(test="empirical"), False),
+               lambda seed, fast: CMMIA(test="empirical", alpha=cmmia_alpha()), False),
 )
 BY_NAME = {info.name: info for info in ATTACKS}
 CMMIA_VARIANTS = ("cm_mia", "cm_mia_all", "cm_mia_empirical")  # what E6 runs: as the paper decides, every example, empirical

@@ -97,8 +97,8 @@ def judge_attack(rows: pd.DataFrame, metric: str) -> dict | None:
 
 def level_verdict(result: dict, margin: float, n_seeds: int) -> str:
     """The plan's per-level outcome from the TOST intervals (90% for equivalence, 95% for a difference)."""
-    if few_seeds(n_seeds) or not margin > 0 or not np.isfinite(result["low90"]):
-        return INCONCLUSIVE
+    if few_seeds(n_seeds) or not margin > 0 or not np.isfinite(result["low90"]) or not np.isfinite(result["p_tost"]):
+        return INCONCLUSIVE  # no interval, or no spread across seeds (the t-tests are undefined)
     if result["low95"] > margin or result["high95"] < -margin:
         return CONTRADICTED
     if -margin <= result["low90"] and result["high90"] <= margin:

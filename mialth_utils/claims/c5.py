@@ -65,9 +65,14 @@ def _pair_tests(pairs: pd.DataFrame, plan: dict) -> pd.DataFrame:
     for pair, group in pairs.groupby(list(PAIR_COLUMNS), sort=True):
         per_seed = group.groupby("seed").apply(lambda g: (g["balanced_acc_transferred"] - g["native"]).mean(), include_groups=False)
         margin = plan["margin_relative"] * (group.groupby("seed")["native"].mean().mean() - 0.5)
+        # no native advantage over chance: no margin to be non-inferior within; the pair is untestable
+        # (NaN p-values), which keeps the claim from "supported" and never contradicts it
+        testable = margin > 0
         out.append({**dict(zip(PAIR_COLUMNS, pair)), "per_seed": per_seed, "margin": float(margin),
-                    "p_ok": t_p_value(per_seed, -margin, "greater"), "p_worse": t_p_value(per_seed, -margin, "less"),
-                    "source": group["native_source"].iloc[0]})
+                    "p_ok": t_p_value(per_seed, -margin, "greater") if testable else np.nan,
+                    "p_worse": t_p_value(per_seed, -margin, "less") if testable else np.nan,
+                    "source": group["native_source"].iloc[0] + ("" if testable else
+                                                                 "; no native advantage over 0.5: untestable")})
     tests = pd.DataFrame(out)
     if len(tests):
         tests["p_worse_holm"] = holm_adjusted(tests["p_worse"], plan["alpha"])
@@ -105,12 +110,15 @@ def _pair_row(key, attack, test, plan) -> dict:
 def _claim_row(key, attack, tests, role, claim_p, plan) -> dict:
     alpha = plan["alpha"]
     verdict, worst, _ = _decide(tests, alpha)
+    held = role == "secondary" and verdict == SUPPORTED and not claim_p < alpha  # claim_p: Holm-adjusted here
+    verdict = INCONCLUSIVE if held else verdict
     estimate, low, high = seed_interval(worst["per_seed"], 1 - 2 * alpha)
     verdict, gate = min_seeds_gate(verdict, len(worst["per_seed"]), plan)
     passing = sum(_pair_verdict(t, alpha) == SUPPORTED for _, t in tests.iterrows())
     detail = join_notes(gate, f"{passing} of {len(tests)} pairs non-inferior",
                         f"worst pair {pair_label(worst)}: {estimate:+.4f}, margin -{worst['margin']:.4f}",
-                        "Holm-adjusted over the secondary attacks" if role == "secondary" else "")
+                        "Holm-adjusted over the secondary attacks" if role == "secondary" else "",
+                        "every pair non-inferior before Holm, not after" if held else "")
     return verdict_row("C5", setting_label(key, attack), RULE_C5, "worst_pair_transferred_minus_native_balanced_acc",
                        estimate, low, high, len(worst["per_seed"]), verdict, worst["margin"], detail, role=role,
                        p_value=claim_p, mde=min_detectable_effect(worst["per_seed"], alpha, plan["power"]),

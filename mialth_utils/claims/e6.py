@@ -27,14 +27,16 @@ from .common import (
 E6_PAPER_GAIN = section("E6")["paper_gain"]
 
 
-E6_CMMIA_VARIANTS = ("cm_mia", "cm_mia_empirical")
+# cm_mia_empirical is tabulated but not judged: with the study's 8 shadows its smallest p-value is 1/9 > alpha_cmmia,
+# so it can never declare a member (its asr is 0.5 by construction).
+E6_CMMIA_VARIANTS = ("cm_mia",)
 
 
 E6_BASELINES = tuple(section("E6")["baselines"])
 
 
 RULE_E6_BASELINE = ("CM-MIA's asr minus the baseline's balanced_acc_fixed, per seed the mean over compressions (mixture "
-                    "shadows), 95% t-interval; one-sided t against 0, Holm over the baselines: supported (beats) if "
+                    "shadows), 90% t-interval (the one-sided tests at alpha 0.05 read its ends); one-sided t against 0, Holm over the baselines: supported (beats) if "
                     "the adjusted p < alpha, contradicted if the baseline is significantly better (Holm), else "
                     "inconclusive")
 RULE_E6 = ("supported if CM-MIA beats every named baseline after Holm; contradicted if any baseline is significantly "
@@ -83,7 +85,7 @@ def _claim_row(key, attack, tests, test, role, rule, plan) -> dict:
     yes, no = test
     verdict, deciding = _decide(tests, yes, no, plan["alpha"])
     per_seed = deciding["per_seed"]
-    estimate, low, high = seed_interval(per_seed)
+    estimate, low, high = seed_interval(per_seed, 1 - 2 * plan["alpha"])
     verdict, gate = min_seeds_gate(verdict, len(per_seed), plan)
     missing = [b for b, n in zip(tests["baseline"], tests["n_seeds"]) if n == 0]
     passing = int((tests[f"p_{yes}"] < plan["alpha"]).sum())
@@ -97,7 +99,7 @@ def _claim_row(key, attack, tests, test, role, rule, plan) -> dict:
 
 
 def _baseline_row(key, attack, test, plan) -> dict:
-    estimate, low, high = seed_interval(test["per_seed"])
+    estimate, low, high = seed_interval(test["per_seed"], 1 - 2 * plan["alpha"])
     alpha = plan["alpha"]
     verdict = SUPPORTED if test["p_beats"] < alpha else CONTRADICTED if test["p_worse"] < alpha else INCONCLUSIVE
     verdict, gate = min_seeds_gate(verdict, test["n_seeds"], plan)
