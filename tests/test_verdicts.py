@@ -145,6 +145,15 @@ def test_c1_three_seeds_inconclusive_but_computed():
     assert "n seeds < 5" in row["detail"] and np.isfinite(row["ci_low"]) and np.isfinite(row["p_value"])
 
 
+def test_c1_a_study_shallower_than_the_plan_reads_inconclusive():
+    """10 IMP levels (the earlier study, sparsity 0.893) cannot show where tickets stop keeping accuracy."""
+    deep = v.verdict_c1(accuracy_table())
+    shallow = v.verdict_c1(accuracy_table(levels=11))
+    assert (deep.loc[deep["verdict_role"] == "primary", "verdict"] == "supported").all()
+    primary = shallow[shallow["verdict_role"] == "primary"].iloc[0]
+    assert primary["verdict"] == "inconclusive" and "only 10 IMP levels" in primary["detail"]
+
+
 # ---------------------------------------------------------------- C2 and C4 (from attacks.csv)
 # One parameter per shape of the synthetic table: seeds, the per-level effect, noise, target models, n_out.
 def attacks_table(n_seeds=6, effect=lambda level: 0.0, noise=0.002, n_targets=3, n_out=2000,

@@ -53,11 +53,20 @@ def verdict_c1(accuracy: pd.DataFrame) -> pd.DataFrame:
         sparsity = group[group["branch"] == "imp"].groupby("level")["sparsity"].mean().sort_index()
         tickets = sparsity[sparsity.index >= 1]
         kept = [_kept_level(key, wide, level, tickets[level]) for level in tickets.index]
-        rows += [r["row"] for r in kept] + _c1a_rows(key, kept)
         pairs = [_control_pair(wide, level, control, tickets[level]) for level in tickets.index
                  for control in CONTROLS if tickets[level] >= C1B_MIN_SPARSITY and (control, level) in wide.columns]
-        rows += _c1b_rows(key, [p for p in pairs if len(p["values"])])
+        headline = _c1a_rows(key, kept) + _c1b_rows(key, [p for p in pairs if len(p["values"])])
+        rows += [r["row"] for r in kept] + [_too_shallow(row, len(tickets)) for row in headline]
     return verdict_frame(rows)
+
+
+def _too_shallow(row: dict, n_levels: int) -> dict:
+    """The plan's min_levels: a study that stops before IMP reaches it cannot show where tickets break."""
+    if n_levels >= PLAN["min_levels"] or row["verdict_role"] not in ("primary", "secondary"):
+        return row
+    return {**row, "verdict": INCONCLUSIVE,
+            "detail": join_notes(f"only {n_levels} IMP levels (the plan asks for >= {PLAN['min_levels']}); "
+                                 f"the numbers would read {row['verdict']}", row["detail"])}
 
 
 def _interval(values) -> tuple[float, float, float]:
