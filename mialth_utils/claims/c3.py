@@ -23,13 +23,13 @@ from ..stats import (
     seed_interval,
     slopes,
 )
+from .scores import primary_metric
 from .common import (
     Claim,
     group_settings,
     holm_adjusted,
     join_notes,
     min_seeds_gate,
-    primary_metric,
     setting_label,
     verdict_frame,
     verdict_row,

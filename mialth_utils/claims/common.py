@@ -121,26 +121,6 @@ def min_seeds_gate(verdict: str, n_seeds: int, plan: dict) -> tuple[str, str]:
     return verdict, ""
 
 
-def fpr_column(fpr: float) -> str:
-    """The table column of TPR at ``fpr`` (0.01 -> 'tpr@1%fpr', 0.001 -> 'tpr@0.1%fpr')."""
-    return f"tpr@{100 * fpr:g}%fpr"
-
-
-def primary_metric(table: pd.DataFrame, plan: dict) -> tuple[str, str]:
-    """(column, note): the plan's primary metric for ``table``: TPR at the lowest candidate FPR at which at
-    least ``min_false_positives`` non-members (the smallest ``n_out`` of the table) lie above the threshold;
-    where none resolves, the largest candidate (the plan's ``fpr_fallback``), and the note says so."""
-    candidates = sorted(float(f) for f in plan["fpr_candidates"])
-    n_out = float(table["n_out"].min()) if "n_out" in table.columns and table["n_out"].notna().any() else np.nan
-    for fpr in candidates:
-        column = fpr_column(fpr)
-        if column in table.columns and table[column].notna().any() and fpr * n_out >= plan["min_false_positives"]:
-            return column, ""
-    column = fpr_column(candidates[-1])
-    reason = f"n_out {n_out:.0f}" if np.isfinite(n_out) else "no n_out column"
-    return column, f"no candidate FPR resolved ({reason}): {column} used (plan: fpr_fallback)"
-
-
 def holm_adjusted(p_values, alpha: float) -> np.ndarray:
     """Holm-adjusted p-values over the finite ones (``stats.holm``); NaN stays NaN and leaves the family."""
     from ..stats import holm

@@ -29,7 +29,7 @@ def attack_vs_classes(class_count: pd.DataFrame, metric: str | None = None, atta
     gap per k, the mediator (fewer classes -> easier task -> smaller gap)."""
     if metric is None:
         from ..analysis_plan import section
-        from ..claims.common import primary_metric
+        from ..claims.scores import primary_metric
 
         metric = primary_metric(class_count, section("C3"))[0]
     rows = usable_rows(class_count[class_count["attack"].isin(attacks_shown)], metric)
