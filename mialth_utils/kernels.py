@@ -2,7 +2,13 @@
 started and stopped without transport noise (no plain-TCP warning, no interrupt at shutdown)."""
 from __future__ import annotations
 
+import logging
+import sys
+from pathlib import Path
+
 from jupyter_client import AsyncKernelManager
+
+log = logging.getLogger(__name__)
 
 KERNEL = "mialth"  # registered by `make setup`: ipykernel install --user --name mialth
 
@@ -35,12 +41,27 @@ def kernel_config():
 
 
 def has_kernel(name: str) -> bool:
-    from jupyter_client.kernelspec import KernelSpecManager
+    """A kernelspec ``name`` exists and runs this very Python (the interpreter running papermill)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
-    return name in KernelSpecManager().find_kernel_specs()
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        return False
+    return Path(spec.argv[0]).absolute() == Path(sys.executable).absolute()
 
 
 def kernel_name() -> str:
-    """``mialth`` (the kernelspec the notebooks are committed with) when ``make setup`` registered it, else
-    ``python3``, the default kernel of the Python that runs papermill."""
-    return KERNEL if has_kernel(KERNEL) else "python3"
+    """``mialth`` (the kernelspec the notebooks are committed with) when ``make setup`` registered it for this
+    Python, else ``python3``, the kernel of the Python that runs papermill. ``make setup`` registers the
+    spec per user: another clone's set-up re-points it to that clone's venv, whose notebooks would then run
+    the other clone's code (this happened: a second clone set up mid-study ran a study's later notebooks),
+    so a spec that runs another interpreter is not used (logged)."""
+    if has_kernel(KERNEL):
+        return KERNEL
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if KERNEL in KernelSpecManager().find_kernel_specs():
+        log.warning("kernelspec %r runs another Python than %s (another clone's set-up?): using python3",
+                    KERNEL, sys.executable)
+    return "python3"

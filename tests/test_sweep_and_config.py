@@ -1,3 +1,4 @@
+import sys
 import nbformat
 import numpy as np
 import pandas as pd
@@ -168,3 +169,19 @@ def test_plan_counts_each_model_level_once_and_sees_the_store(tmp_path):
     experiments.model_set(spec, controls=("random_mask", "random_reinit"))
     after = plan(runs).set_index("notebook")
     assert after["to_train"].sum() == 0 and after.loc["03_lth_attack", "stored"] == chain
+
+
+def test_a_kernelspec_of_another_python_is_not_used(monkeypatch):
+    """``make setup`` of a second clone re-points the user's "mialth" kernelspec to its own venv: a sweep of
+    this clone must then not run its notebooks with the other clone's code."""
+    from types import SimpleNamespace
+
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    monkeypatch.setattr(KernelSpecManager, "find_kernel_specs", lambda self: {"mialth": "/somewhere"})
+    monkeypatch.setattr(KernelSpecManager, "get_kernel_spec",
+                        lambda self, name: SimpleNamespace(argv=["/another/clone/.venv/bin/python", "-m", "ipykernel"]))
+    assert not kernels.has_kernel("mialth") and kernels.kernel_name() == "python3"
+    monkeypatch.setattr(KernelSpecManager, "get_kernel_spec",
+                        lambda self, name: SimpleNamespace(argv=[sys.executable, "-m", "ipykernel"]))
+    assert kernels.kernel_name() == "mialth"

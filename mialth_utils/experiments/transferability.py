@@ -47,7 +47,7 @@ def transfer(spec: StudySpec, attacks=ATTACKS, levels=None) -> dict:
     table = pd.concat(frames, ignore_index=True)
     rec.table("transfer", table)
     rec.finish(attacks=list(attacks), levels=levels)
-    return {"table": table, "figure": plots.transfer_cost_heatmap(table)}
+    return {"table": table, "figure": plots.transfer_cost_heatmap(table.assign(seed=spec.seed))}  # one run: one seed
 
 
 EXPERIMENT = Experiment("transfer", "05_transfer", model_sets=model_sets, tables=(Table("transfer", COLUMNS),),
