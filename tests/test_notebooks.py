@@ -112,8 +112,13 @@ def test_smoke_study_wrote_report_tables_and_figures(smoke_study):
     assert "(not run in this study)" not in report
     verdicts = pd.read_csv(results / "tables" / "verdicts.csv")
     assert set(verdicts["claim"]) == {"C1", "C2", "C3", "C4", "C5", "E6"}
-    assert set(verdicts["verdict"]) <= {"supported", "contradicted", "inconclusive"}
-    assert {"rule", "statistic", "estimate", "ci_low", "ci_high", "n_seeds"} <= set(verdicts.columns)
+    assert set(verdicts["verdict"]) <= {"supported", "contradicted", "inconclusive", "equivalent_but_different",
+                                        "reported"}
+    assert {"rule", "statistic", "estimate", "ci_low", "ci_high", "n_seeds", "plan_hash"} <= set(verdicts.columns)
+    headline = verdicts[verdicts["verdict_role"] == "primary"]
+    assert set(headline["claim"]) == {"C1", "C2", "C3", "C4", "C5", "E6"}  # one headline per claim
+    assert (headline["verdict"] == "inconclusive").all()  # 2 smoke seeds: below the plan's 5
+    assert (verdicts.loc[verdicts["verdict"] == "reported", "verdict_role"] == "context").all()
     assert verdicts[verdicts["claim"] == "C2"]["n_seeds"].min() == 2  # replicates are aggregated, not mixed
     for fig in ("fig_c1_accuracy", "fig_c3_classes", "fig_c5_transfer_cost", "fig_c4_tpr1", "fig_e6_compression",
                 "fig_frontier"):
