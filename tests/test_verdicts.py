@@ -28,44 +28,6 @@ def test_seed_interval_one_seed_and_nan():
     assert all(np.isnan(v.seed_interval([])))
 
 
-def test_hierarchical_samples_draws_seeds_with_replacement():
-    n_boot = 4000
-    samples = v.hierarchical_samples([np.zeros(n_boot), np.ones(n_boot)], seed=3)
-    assert samples.shape == (n_boot,)
-    assert set(np.unique(samples)) == {0.0, 0.5, 1.0}  # both-same-seed draws exist: with replacement
-    assert np.mean(samples == 0.5) == pytest.approx(0.5, abs=0.03)
-
-
-def test_hierarchical_samples_keeps_each_resample_index():
-    per_seed = [np.arange(5.0), np.arange(5.0) + 10]
-    samples = v.hierarchical_samples(per_seed)
-    offsets = samples - np.arange(5.0)  # sample b only mixes the b-th values of the seeds
-    assert set(np.round(offsets, 9)) <= {0.0, 5.0, 10.0}
-    one = np.array([0.3, 0.1, 0.7])
-    np.testing.assert_array_equal(v.hierarchical_samples([one]), one)
-
-
-def test_slopes_match_linregress():
-    rng = np.random.default_rng(0)
-    x, y = rng.random(6), rng.random((6, 3))
-    expected = [stats.linregress(x, y[:, j]).slope for j in range(3)]
-    np.testing.assert_allclose(v.slopes(x, y), expected)
-
-
-@pytest.mark.parametrize("low, high, sign, noninferior, equivalent", [
-    (0.005, 0.015, "supported", "supported", "supported"),          # inside +/-0.02 and above 0
-    (-0.015, 0.005, "inconclusive", "supported", "supported"),      # straddles 0, inside the band
-    (-0.03, -0.01, "contradicted", "inconclusive", "inconclusive"),  # straddles -0.02
-    (-0.05, -0.03, "contradicted", "contradicted", "contradicted"),  # entirely below -0.02
-    (0.03, 0.05, "supported", "supported", "contradicted"),          # entirely above +0.02
-    (np.nan, np.nan, "inconclusive", "inconclusive", "inconclusive"),
-])
-def test_decision_rules_on_hand_intervals(low, high, sign, noninferior, equivalent):
-    assert v.sign_verdict(low, high) == sign
-    assert v.noninferiority_verdict(low, high, 0.02) == noninferior
-    assert v.equivalence_verdict(low, high, 0.02) == equivalent
-
-
 # ---------------------------------------------------------------- C1 (analysis plan section C1)
 def sparsity_of(level):
     return 1 - 0.8 ** level

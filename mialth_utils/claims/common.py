@@ -33,12 +33,6 @@ ROLES = ("primary", "secondary", "level", "context")
 SETTING_COLUMNS = ("settings_hash", "dataset", "model_arch")
 
 
-C2_METRICS = ("auc", "tpr@1%fpr")
-
-
-CI_TEXT = "95% interval"
-
-
 # One parameter per column of the verdict table (COLUMNS), in its order: the row reads as the table does;
 # ``plan_hash`` is filled by ``verdict_frame`` from the analysis plan.
 def verdict_row(claim, setting, rule, statistic, estimate, low, high, n_seeds, verdict, margin=np.nan, detail="",
@@ -73,15 +67,6 @@ def group_settings(table: pd.DataFrame, extra=()):
         return
     for values, group in table.groupby(columns, dropna=False, sort=True):
         yield dict(zip(columns, values if isinstance(values, tuple) else (values,))), group
-
-
-def seed_note(n_seeds: int, examples_resampled: bool = False) -> str:
-    """What the number of seeds means for the interval (the study asks for >= 3 training seeds)."""
-    if n_seeds < 2 and examples_resampled:
-        return "1 seed: the interval covers example resampling only, not training seeds"
-    if n_seeds < 2:
-        return f"needs >= 2 seeds for an interval across seeds (has {n_seeds})"
-    return f"only {n_seeds} seeds (the study asks for >= 3)" if n_seeds < 3 else ""
 
 
 def join_notes(*parts) -> str:

@@ -17,18 +17,10 @@ from ..claims.c2 import RULE_C2, verdict_c2  # noqa: F401
 from ..claims.c3 import verdict_c3  # noqa: F401
 from ..claims.c4 import RULE_C4, verdict_c4  # noqa: F401
 from ..claims.c5 import RULE_C5, verdict_c5  # noqa: F401
-from ..claims.common import C2_METRICS, COLUMNS, Claim, format_interval, verdict_frame  # noqa: F401
+from ..claims.common import COLUMNS, Claim, format_interval, verdict_frame  # noqa: F401
 from ..claims.e6 import E6_BASELINES, E6_CMMIA_VARIANTS, verdict_e6  # noqa: F401
 from ..experiments import REGISTRY
-from ..stats import (  # noqa: F401
-    VERDICTS,
-    equivalence_verdict,
-    hierarchical_samples,
-    noninferiority_verdict,
-    seed_interval,
-    sign_verdict,
-    slopes,
-)
+from ..stats import VERDICTS, seed_interval  # noqa: F401
 
 
 def claims() -> list[Claim]:
