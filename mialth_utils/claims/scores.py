@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..stats import holm
+from .common import holm_adjusted
 
 
 def tpr_column(fpr: float) -> str:
@@ -76,12 +76,7 @@ def claim_attacks(plan: dict, present) -> list[str]:
 
 def holm_adjust(rows: list[dict], alpha: float) -> np.ndarray:
     """Holm-adjusted ``p_value`` of ``rows`` (NaN p-values are left out of the family and stay NaN)."""
-    p = np.array([row["p_value"] for row in rows], float)
-    adjusted = np.full_like(p, np.nan)
-    finite = np.isfinite(p)
-    if finite.any():
-        adjusted[finite] = holm(p[finite], alpha)[1]
-    return adjusted
+    return holm_adjusted([row["p_value"] for row in rows], alpha)
 
 
 def levels_text(levels) -> str:
