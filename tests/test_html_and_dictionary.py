@@ -68,7 +68,7 @@ def test_every_schema_column_has_one_meaning():
     from mialth_utils.experiments import REGISTRY
 
     declared = {id(table.columns): table.columns for e in REGISTRY for table in e.tables}  # one dict per experiment
-    parts = [dictionary.IDENTIFYING, dictionary.MODEL, dictionary.ATTACK, dictionary._tpr_columns(),
+    parts = [dictionary.IDENTIFYING, dictionary.MODEL, dictionary.ATTACK, dictionary._tpr_columns(), dictionary._ppv_columns(),
              *declared.values(), dictionary.VERDICTS, dictionary.RUNS]
     assert sum(len(part) for part in parts) == len(dictionary.COLUMNS)  # no name defined twice
     schema = ("branch level sparsity train_acc test_acc gap attack n_in n_out n_refs n_queries auc auc_ci_low "
@@ -77,7 +77,7 @@ def test_every_schema_column_has_one_meaning():
               "nonzero_params macs bits shadows balanced_acc_fixed auc_abnormal n_tested tested_frac "
               "precision_at_alpha recall_at_alpha n_predicted_members cost_seconds target_test_acc from_level "
               "to_level spearman newly_exposed newly_protected exposed_both claim setting rule statistic estimate "
-              "ci_low ci_high n_seeds verdict margin detail tpr@0%fpr_resolvable tpr@10%fpr_ci_high").split()
+              "ci_low ci_high n_seeds verdict margin detail tpr@0%fpr_resolvable tpr@10%fpr_ci_high ppv@1%fpr_prior1%").split()
     assert not [c for c in schema if c not in dictionary.COLUMNS]
     assert all(text and "\n" not in text for text in dictionary.COLUMNS.values())
 

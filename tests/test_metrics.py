@@ -55,3 +55,20 @@ def test_bad_inputs():
         MT.evaluate(np.zeros(4), np.zeros(4, bool))
     with pytest.raises(ValueError, match="NaN"):
         MT.evaluate(np.array([np.nan, 1.0]), np.array([True, False]), n_boot=0)
+
+
+def test_ppv_at_membership_priors():
+    """PPV = prior TPR / (prior TPR + (1 - prior) FPR) at the TPR@1% point, FPR at its nominal 1%."""
+    assert MT.ppv(0.3, 0.01, 0.5) == pytest.approx(0.3 / 0.31)
+    assert MT.ppv(0.3, 0.01, 0.01) == pytest.approx(0.003 / (0.003 + 0.0099))
+    assert np.isnan(MT.ppv(0.0, 0.0, 0.1))
+    rng = np.random.default_rng(0)
+    member = np.r_[np.ones(1000, bool), np.zeros(1000, bool)]
+    scores = rng.normal(size=2000) + 1.5 * member
+    out = MT.evaluate(scores, member, n_boot=0)
+    tpr = out["tpr@1%fpr"]
+    for prior in (0.01, 0.1, 0.5):
+        assert out[MT.ppv_label(prior)] == pytest.approx(prior * tpr / (prior * tpr + (1 - prior) * 0.01))
+    assert out["ppv@1%fpr_prior1%"] < out["ppv@1%fpr_prior10%"] < out["ppv@1%fpr_prior50%"]
+    chance = MT.evaluate(rng.normal(size=2000), member, n_boot=0)  # a blind attack's PPV is about the prior
+    assert chance["ppv@1%fpr_prior50%"] < 0.75

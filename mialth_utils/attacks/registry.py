@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .base import Attack
+from .bayes import BASE, BaVarIA
 from .classifier import MLLeaks, Shokri, ShokriMLP
 from .cmmia import CMMIA
 from .label_only import LabelOnlyAttack
@@ -28,6 +29,7 @@ FAMILY_STYLE = {
     "label_only": ("#CC79A7", "v"),
     "samia": ("#56B4E9", "P"),
     "cm_mia": ("#8C564B", "X"),
+    "few_ref": ("#000000", "*"),
 }
 # What running the attack costs beyond the target's logits, coarsest first.
 COSTS = ("signal only", "reference models", "trained attack model", "reference features and tests")
@@ -75,6 +77,14 @@ ATTACKS = (
     AttackInfo("lira_offline_fixvar", "lira", "LiRA offline, fixed var.", "reference models",
                lambda seed, fast: LiRA(online=False, fixed_variance=True)),
     AttackInfo("rmia", "rmia", "RMIA", "reference models", lambda seed, fast: RMIA()),
+    AttackInfo("base_online", "few_ref", "BASE (all references)", "reference models",
+               lambda seed, fast: BASE(online=True)),
+    AttackInfo("base_offline", "few_ref", "BASE (OUT references)", "reference models",
+               lambda seed, fast: BASE(online=False)),
+    AttackInfo("bavaria_online", "few_ref", "BaVarIA online (Student-t)", "reference models",
+               lambda seed, fast: BaVarIA(online=True)),
+    AttackInfo("bavaria_offline", "few_ref", "BaVarIA offline (Student-t)", "reference models",
+               lambda seed, fast: BaVarIA(online=False)),
     AttackInfo("label_only", "label_only", "Label-only", "signal only", lambda seed, fast: LabelOnlyAttack()),
     AttackInfo("samia", "samia", "SAMIA", "trained attack model",
                lambda seed, fast: SAMIA(epochs=5 if fast else 20, seed=seed)),

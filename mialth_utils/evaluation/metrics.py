@@ -19,6 +19,22 @@ def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
     return float(tpr[ok].max()) if ok.any() else 0.0
 
 
+PPV_PRIORS = (0.01, 0.10, 0.50)  # membership priors (Jebreel et al.): the share of members among those queried
+PPV_FPR = 0.01  # the operating point PPV is reported at
+
+
+def ppv_label(prior: float, fpr: float = PPV_FPR) -> str:
+    """Column name of the PPV at a membership prior, e.g. ``ppv@1%fpr_prior10%``."""
+    return f"ppv@{fpr * 100:g}%fpr_prior{prior * 100:g}%"
+
+
+def ppv(tpr: float, fpr: float, prior: float) -> float:
+    """Positive predictive value of a decision with these TPR and FPR when a share ``prior`` of the queried
+    examples are members: prior TPR / (prior TPR + (1 - prior) FPR) (NaN when nothing is flagged)."""
+    flagged = prior * tpr + (1 - prior) * fpr
+    return float(prior * tpr / flagged) if flagged > 0 else float("nan")
+
+
 def _check(scores: np.ndarray, member: np.ndarray) -> None:
     if scores.shape != member.shape:
         raise ValueError(f"scores shape {scores.shape} != membership shape {member.shape}")
@@ -45,6 +61,8 @@ def _point_metrics(scores, member, fprs) -> dict:
     out["recall"] = float(tpr[best])
     for f in fprs:
         out[fpr_label(f)] = tpr_at_fpr(fpr, tpr, f)
+    for prior in PPV_PRIORS:  # at the nominal FPR: a lower bound of the PPV of the point TPR@1% was read at
+        out[ppv_label(prior)] = ppv(tpr_at_fpr(fpr, tpr, PPV_FPR), PPV_FPR, prior)
     return out
 
 
@@ -53,7 +71,8 @@ def evaluate(scores: np.ndarray, member_mask: np.ndarray, *, candidates: np.ndar
     """Metrics of an attack's ``scores`` (N,) against true membership (N,) on a balanced subset.
 
     ``candidates`` restricts the game (disjoint design); ``threshold`` (fixed on reference data)
-    adds ``balanced_acc_fixed``. Bootstrap 95% CIs (members and non-members resampled separately)
+    adds ``balanced_acc_fixed``. ``ppv@1%fpr_prior<p>%``: the PPV of the TPR@1% decision at membership
+    priors of 1, 10 and 50% (the FPR taken at its nominal 1%, so a lower bound). Bootstrap 95% CIs (members and non-members resampled separately)
     for AUC and the TPR@FPR values.
     """
     scores, member = np.asarray(scores, float), np.asarray(member_mask, bool)

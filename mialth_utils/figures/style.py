@@ -34,7 +34,7 @@ from ..attacks import registry
 log = logging.getLogger(__name__)
 
 
-HEADLINE = ("lira_online", "lira_offline", "rmia", "loss", "modified_entropy", "samia")
+HEADLINE = ("lira_online", "lira_offline", "rmia", "base_online", "bavaria_offline", "loss", "modified_entropy", "samia")
 
 
 COMPRESSION_HEADLINE = ("loss", "lira_offline", "rmia", "samia", "shokri", "cm_mia", "cm_mia_all")

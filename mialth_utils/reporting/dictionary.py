@@ -134,6 +134,14 @@ def _tpr_columns() -> dict[str, str]:
     return columns
 
 
+def _ppv_columns() -> dict[str, str]:
+    from ..evaluation.metrics import PPV_PRIORS, ppv_label
+
+    return {ppv_label(p): (f"positive predictive value of the TPR@1%FPR decision if {p:.0%} of the queried examples "
+                           "were members: prior*TPR / (prior*TPR + (1-prior)*0.01), FPR at its nominal 1% (a lower "
+                           "bound), 0..1 (chance: the prior)") for p in PPV_PRIORS}
+
+
 def _experiment_columns() -> dict[str, str]:
     """The columns every experiment documents with its tables (``experiments.REGISTRY``); one meaning per
     name: two experiments documenting one name differently is an error."""
@@ -156,10 +164,10 @@ def _model_tables() -> tuple[str, ...]:
 
 # ATTACK after the experiments' own columns: a shared attack-table column (``target_model``, the leave-one-out
 # index since transfer's architecture columns became ``fit_arch`` / ``target_arch``) keeps its one meaning.
-COLUMNS: dict[str, str] = {**IDENTIFYING, **MODEL, **_tpr_columns(), **_experiment_columns(), **ATTACK, **VERDICTS,
-                           **RUNS}
+COLUMNS: dict[str, str] = {**IDENTIFYING, **MODEL, **_tpr_columns(), **_ppv_columns(), **_experiment_columns(),
+                           **ATTACK, **VERDICTS, **RUNS}
 MODEL_TABLES = _model_tables()
-ATTACK_METRICS = set(ATTACK) - {"attack"} | set(_tpr_columns())
+ATTACK_METRICS = set(ATTACK) - {"attack"} | set(_tpr_columns()) | set(_ppv_columns())
 
 
 def undocumented(tables: dict[str, pd.DataFrame]) -> dict[str, list[str]]:

@@ -16,6 +16,7 @@ from ..experiments import REGISTRY
 from ..experiments.base import settings
 from . import defences as defence_report
 from . import plots
+from .leaderboard import leaderboard_lines
 from .dictionary import store_integers, write_dictionary
 from .html import write_html
 from .results import collect
@@ -102,6 +103,7 @@ def _render(results_dir: Path, tables: dict, verdicts: pd.DataFrame, figures: di
         lines += figures.get(claim.id, []) + [""]
         lines += claim_lines(claim, verdicts)[2:] or ["- (not run in this study)", ""]
         lines += claim.notes(tables)
+    lines += leaderboard_lines(tables.get("attacks"))
     lines += ["## The privacy-utility frontier", ""] + figures.get("frontier", ["- (needs the lth_attack runs)"]) + [""]
     lines += ["## Defences (DP-SGD, PPB, label smoothing, weight decay, early stopping)", "",
               "Each defence trains the target and every reference model; heuristic defences are judged by the "
