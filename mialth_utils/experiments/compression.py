@@ -46,7 +46,21 @@ COLUMNS = {
            "decisions on the balanced evaluation set (cm_mia rows only), 0..1",
     "untestable": "number of examples CM-MIA could not test (no OUT shadow model; never declared members), integer",
     "test_used": "CM-MIA's hypothesis test: empirical (enough OUT shadows for p < alpha) or gaussian",
+    "distill_role": "teacher (the dense target) | student (the target distilled into the smaller model)",
+    "group": "member | non_member: the target's (the teacher's) training membership of the pool examples",
+    "mean_loss": "mean cross-entropy of the model on the group's evaluated examples (identity view)",
+    "mean_confidence": "mean softmax probability of the true class on the group's evaluated examples, 0..1",
+    "group_accuracy": "share of the group's evaluated examples the model classifies correctly, 0..1",
+    "n_examples": "number of evaluated examples in the group, integer",
 }
+# Quantization below 4 bits (Bits for Privacy, arXiv 2512.15335) is attacked for E6Q only: it stays out of
+# the mixture shadows and so out of E6, which judges the compressions it was planned on.
+E6_MIN_BITS = 4
+
+
+def in_mixture(compression: Compression) -> bool:
+    """Whether a compression takes part in E6's mixture shadows (and so in E6's averages)."""
+    return compression.method != "quant" or int(compression.amount) >= E6_MIN_BITS
 
 
 def model_sets(spec: StudySpec) -> list[PlannedSet]:
@@ -69,15 +83,20 @@ def compression_cmmia(spec: StudySpec) -> dict:
     member = base.membership.member_mask(0)
     models = pd.DataFrame([{**cset.metrics(0), "compression": label} for label, cset in sets.items()])
     rec.table("compression_models", models.drop(columns=["sparsity_per_layer"], errors="ignore"))
-    frames = []
+    frames, mixture = [], [cset for cset in sets.values() if in_mixture(cset.compression)]
     for label, cset in sets.items():
-        for setting, refs in (("matched", [cset]), ("mismatched", [dense]), ("mixture", list(sets.values()))):
+        shadows = (("matched", [cset]), ("mismatched", [dense])) + ((("mixture", mixture),)
+                                                                    if in_mixture(cset.compression) else ())
+        for setting, refs in shadows:
             df = attack_compressed(mixed_attack_data(cset, refs), member, spec)
             df["compression"], df["shadows"], df["target_test_acc"] = label, setting, cset.metrics(0)["test_acc"]
             frames.append(df)
         log.info("%s: attacked with matched, mismatched and mixture shadows", label)
     table = pd.concat(frames, ignore_index=True)
     rec.table("compression", table)
+    students = [cset for cset in sets.values() if cset.compression.method == "distill"]
+    if students:
+        rec.table("distill_split", distill_split(dense, students[0], member, spec.seed))
     rec.finish(compressions=list(sets))
     return {"models": models, "table": table, "figure": plots.compression_panel(table)}
 
@@ -108,6 +127,27 @@ def attack_compressed(data, member: np.ndarray, spec: StudySpec) -> pd.DataFrame
     return df.merge(pd.DataFrame(extras), on="attack", how="left")
 
 
+def distill_split(teacher: CompressedModelSet, student: CompressedModelSet, member: np.ndarray,
+                  seed: int) -> pd.DataFrame:
+    """Teacher (the dense target) and its distilled student on the teacher's members and non-members apart
+    (Jagielski et al. 2023): loss, true-class confidence and accuracy per group, on the target's balanced
+    evaluation set (identity view). A student that keeps the teacher's member / non-member gap leaks it."""
+    from .. import signals as S
+
+    idx = balanced_eval_indices(member, None, seed)
+    labels = teacher.game.labels[idx]
+    rows = []
+    for role, cset in (("teacher", teacher), ("student", student)):
+        logits = cset.logits(0)[0, :teacher.game.n_pool][idx]
+        loss, conf = S.loss(logits, labels), S.true_class_prob(logits, labels)
+        hit = S.correct(logits, labels)
+        for group, sel in (("member", member[idx]), ("non_member", ~member[idx])):
+            rows.append({"compression": student.compression.label, "distill_role": role, "group": group,
+                         "mean_loss": float(loss[sel].mean()), "mean_confidence": float(conf[sel].mean()),
+                         "group_accuracy": float(hit[sel].mean()), "n_examples": int(sel.sum())})
+    return pd.DataFrame(rows)
+
+
 def decision_balanced_acc(decided: np.ndarray, member: np.ndarray, seed: int) -> float:
     """CM-MIA's attack success rate by its own decision rule: balanced accuracy of its member / non-member
     decisions on the target's balanced evaluation set (the one every metric of the row is computed on)."""
@@ -117,7 +157,8 @@ def decision_balanced_acc(decided: np.ndarray, member: np.ndarray, seed: int) ->
 
 
 EXPERIMENT = Experiment("compression", "06_compression_cmmia", model_sets=model_sets,
-                        tables=(Table("compression_models", COLUMNS, of_models=True), Table("compression", COLUMNS)),
+                        tables=(Table("compression_models", COLUMNS, of_models=True), Table("compression", COLUMNS),
+                                Table("distill_split", COLUMNS, of_models=True)),
                         claims=(e6.CLAIM,), heavy=True, replicated=True,
                         figures=(FigureSet("E6", "compression",
                                            (("fig_e6_compression", lambda g, t: plots.compression_panel(g)),)),))
