@@ -9,10 +9,11 @@ module                 notebook               experiment (claims)
 ``tickets``            03_lth_attack          E1-E3 (C1, C2, C4)
 ``classes``            04_class_count         E4 (C3)
 ``transferability``    05_transfer            E5 (C5)
-``compression``        06_compression_cmmia   E6 (E6)
+``compression``        06_compression_cmmia   E6 (E6, E6Q)
 ``exposure``           07_sample_trajectories E7: per-example trajectories
 ``audit``              09_audit_your_model    an external target
 ``defence_frontier``   10_defences            defences on the privacy-utility frontier
+``chain``              11_ticket_chain        E8 (E8): dense model and tickets together; zero-reference estimates
 =====================  =====================  ==========================================
 
 ``REGISTRY`` lists them in that order. Notebooks call the run functions re-exported here
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from . import (
     audit,
+    chain,
     classes,
     compression,
     data_splits,
@@ -34,6 +36,7 @@ from . import (
     tickets,
     transferability,
 )
+from .chain import chain_leakage  # noqa: F401
 from .audit import audit_sizes, audit_your_model, train_demo_target  # noqa: F401 (the notebooks' API)
 from .base import Experiment, FigureSet, PlannedSet, Table, build, model_set  # noqa: F401
 from .classes import class_count, sizes_for_subset  # noqa: F401
@@ -47,7 +50,7 @@ from .tickets import lth_attack  # noqa: F401
 from .transferability import transfer  # noqa: F401
 
 REGISTRY: tuple[Experiment, ...] = tuple(module.EXPERIMENT for module in (
-    intro, data_splits, dense, tickets, classes, transferability, compression, exposure, audit, defence_frontier))
+    intro, data_splits, dense, tickets, classes, transferability, compression, exposure, audit, defence_frontier, chain))
 BY_NOTEBOOK = {experiment.notebook: experiment for experiment in REGISTRY}
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 from ..attacks.cmmia import mixed_attack_data
 from ..attacks.registry import cmmia_attacks, get_attack
 from ..data.membership import balanced_eval_indices
-from ..claims import e6
+from ..claims import e6, e6q
 from ..config import StudySpec
 from ..evaluation.audit import run_attacks
 from ..evaluation.metrics import evaluate
@@ -159,6 +159,6 @@ def decision_balanced_acc(decided: np.ndarray, member: np.ndarray, seed: int) ->
 EXPERIMENT = Experiment("compression", "06_compression_cmmia", model_sets=model_sets,
                         tables=(Table("compression_models", COLUMNS, of_models=True), Table("compression", COLUMNS),
                                 Table("distill_split", COLUMNS, of_models=True)),
-                        claims=(e6.CLAIM,), heavy=True, replicated=True,
+                        claims=(e6.CLAIM, e6q.CLAIM), heavy=True, replicated=True,
                         figures=(FigureSet("E6", "compression",
                                            (("fig_e6_compression", lambda g, t: plots.compression_panel(g)),)),))

@@ -16,6 +16,7 @@ from ..experiments import REGISTRY
 from ..experiments.base import settings
 from . import defences as defence_report
 from . import plots
+from .estimates import distill_lines, zero_reference_lines
 from .leaderboard import leaderboard_lines
 from .dictionary import store_integers, write_dictionary
 from .html import write_html
@@ -104,6 +105,8 @@ def _render(results_dir: Path, tables: dict, verdicts: pd.DataFrame, figures: di
         lines += claim_lines(claim, verdicts)[2:] or ["- (not run in this study)", ""]
         lines += claim.notes(tables)
     lines += leaderboard_lines(tables.get("attacks"))
+    lines += zero_reference_lines(tables.get("zero_reference"), figures.get("zero_reference"))
+    lines += distill_lines(tables.get("distill_split"))
     lines += ["## The privacy-utility frontier", ""] + figures.get("frontier", ["- (needs the lth_attack runs)"]) + [""]
     lines += ["## Defences (DP-SGD, PPB, label smoothing, weight decay, early stopping)", "",
               "Each defence trains the target and every reference model; heuristic defences are judged by the "
