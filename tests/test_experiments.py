@@ -31,7 +31,7 @@ def test_every_study_notebook_has_one_experiment_and_names_are_unique():
     tables = [t.name for e in E.REGISTRY for t in e.tables]
     assert len(tables) == len(set(tables)), "two experiments write a table of one name"
     claims = [c.id for e in E.REGISTRY for c in e.claims]
-    assert sorted(claims) == sorted(set(claims)) == ["C1", "C2", "C3", "C4", "C5", "E6"]
+    assert sorted(claims) == sorted(set(claims)) == ["C1", "C2", "C3", "C4", "C5", "E6", "E6Q", "E8"]
 
 
 def test_claim_texts_exist_once_in_the_package():

@@ -8,7 +8,17 @@ from __future__ import annotations
 import pandas as pd
 
 from ..analysis_plan import section
-from ..stats import CONTRADICTED, INCONCLUSIVE, REPORTED, SUPPORTED, min_detectable_effect, seed_interval, t_p_value, tost
+from ..stats import (
+    CONTRADICTED,
+    EQUIVALENT_BUT_DIFFERENT,
+    INCONCLUSIVE,
+    REPORTED,
+    SUPPORTED,
+    min_detectable_effect,
+    seed_interval,
+    t_p_value,
+    tost,
+)
 from .common import Claim, group_settings, join_notes, min_seeds_gate, setting_label, verdict_frame, verdict_row
 from .scores import chance, primary_metric
 
@@ -17,10 +27,12 @@ EQUIVALENT, REDUCED = f"quant-{PLAN['equivalent_bits']}", f"quant-{PLAN['reduced
 RULE_E6Q = PLAN["rule"]
 RULE_EQUIVALENT = (f"{EQUIVALENT} minus dense per seed, TOST at alpha {PLAN['alpha']} with margin m = "
                    f"{PLAN['margin_relative']} x (dense - chance): equivalent if the 90% t-interval lies in [-m, m]; "
-                   "contradicted if the 95% interval lies outside [-m, m]; else inconclusive")
+                   "equivalent_but_different if also the 95% interval excludes 0; contradicted if the 95% interval lies "
+                   "outside [-m, m]; else inconclusive")
 RULE_REDUCED = (f"{REDUCED} minus dense per seed, one-sided t at alpha {PLAN['alpha']}: supported (cuts leakage) if "
                 "significantly below 0, contradicted if significantly above 0, else inconclusive")
-RULE_RATIO = "context: the quantized model's advantage over chance divided by the dense model's, mean over seeds"
+RULE_RATIO = ("context: the quantized model's advantage over chance (mean over seeds) divided by the dense model's "
+              "(mean over seeds); no interval")
 
 
 def paired(compression: pd.DataFrame, attacks: pd.DataFrame, label: str, attack: str, column: str) -> pd.DataFrame:
@@ -46,8 +58,10 @@ def _judge_metric(key, compression, attacks, column, role, note) -> list[dict]:
         return []
     margin = PLAN["margin_relative"] * float((eq["dense"] - chance(column)).mean())
     t = tost(eq["difference"], margin, alpha)
-    if t["p_tost"] < alpha:
-        v_eq = SUPPORTED
+    if not margin > 0:  # the dense model at or below chance: no margin to be equivalent within
+        v_eq, note = INCONCLUSIVE, join_notes(note, "dense model at or below chance: no margin")
+    elif t["p_tost"] < alpha:  # the plan's vocabulary: equivalent, yet different from 0, is its own outcome
+        v_eq = EQUIVALENT_BUT_DIFFERENT if t["p_zero"] < alpha else SUPPORTED
     elif t["low95"] > margin or t["high95"] < -margin:
         v_eq = CONTRADICTED
     else:
@@ -55,13 +69,13 @@ def _judge_metric(key, compression, attacks, column, role, note) -> list[dict]:
     p_below, p_above = t_p_value(red["difference"], 0.0, "less"), t_p_value(red["difference"], 0.0, "greater")
     v_red = SUPPORTED if p_below < alpha else CONTRADICTED if p_above < alpha else INCONCLUSIVE
     verdict = (CONTRADICTED if CONTRADICTED in (v_eq, v_red)
-               else SUPPORTED if v_eq == v_red == SUPPORTED else INCONCLUSIVE)
+               else v_eq if v_red == SUPPORTED and v_eq in (SUPPORTED, EQUIVALENT_BUT_DIFFERENT) else INCONCLUSIVE)
     n_seeds = min(len(eq), len(red))
     verdict, gate = min_seeds_gate(verdict, n_seeds, PLAN)
     v_eq, gate_eq = min_seeds_gate(v_eq, len(eq), PLAN)
     v_red, gate_red = min_seeds_gate(v_red, len(red), PLAN)
     mde = lambda v: min_detectable_effect(v, alpha, PLAN["power"])  # noqa: E731
-    deciding = EQUIVALENT if v_eq != SUPPORTED else REDUCED
+    deciding = REDUCED if v_eq in (SUPPORTED, EQUIVALENT_BUT_DIFFERENT) and v_red != SUPPORTED else EQUIVALENT
     shown = eq if deciding == EQUIVALENT else red
     rows = [verdict_row("E6Q", setting_label(key, f"{attack} ({column})"), RULE_E6Q, f"quantized_minus_dense_{column}",
                         *seed_interval(shown["difference"], 1 - 2 * alpha), n_seeds, verdict, margin,
@@ -76,11 +90,11 @@ def _judge_metric(key, compression, attacks, column, role, note) -> list[dict]:
                         f"{REDUCED}_minus_dense_{column}", *seed_interval(red["difference"], 1 - 2 * alpha), len(red),
                         v_red, 0.0, gate_red, role="level", p_value=p_below, mde=mde(red["difference"]),
                         deciding=REDUCED)]
-    for label, pair in ((EQUIVALENT, eq), (REDUCED, red)):
-        ratio = (pair["quantized"] - chance(column)) / (pair["dense"] - chance(column))
+    for label, pair in ((EQUIVALENT, eq), (REDUCED, red)):  # a ratio of seed means: steady near chance
+        ratio = float((pair["quantized"] - chance(column)).mean() / (pair["dense"] - chance(column)).mean())
         rows.append(verdict_row("E6Q", setting_label(key, f"{attack} {label} / dense advantage ({column})"),
-                                RULE_RATIO, f"{label}_over_dense_advantage_{column}", *seed_interval(ratio), len(pair),
-                                REPORTED, role="context", deciding=label))
+                                RULE_RATIO, f"{label}_over_dense_advantage_{column}", ratio, float("nan"),
+                                float("nan"), len(pair), REPORTED, role="context", deciding=label))
     return rows
 
 
@@ -113,9 +127,10 @@ def _notes(tables: dict) -> list[str]:
         quant = quant[quant["model_index"] == 0]
     if quant.empty or "dense_test_acc" not in quant:
         return []
-    parts = [f"{label}: test accuracy {g['test_acc'].mean():.4f} (dense {g['dense_test_acc'].mean():.4f})"
-             for label, g in quant.groupby("compression")]
-    return ["Quantized targets, mean over seeds: " + "; ".join(parts) + ".", ""]
+    by = [c for c in ("dataset", "model_arch", "compression") if c in quant]
+    parts = [f"{'/'.join(map(str, label))}: test accuracy {g['test_acc'].mean():.4f} (dense {g['dense_test_acc'].mean():.4f})"
+             for label, g in quant.groupby(by)]
+    return ["Quantized targets (model 0), mean over seeds: " + "; ".join(parts) + ".", ""]
 
 
 def _judge(tables: dict):

@@ -48,6 +48,8 @@ def best_single_model(attacks: pd.DataFrame, targets, levels, column: str) -> tu
     mean over ``targets`` of ``column``, over the leave-one-out attacks and ``levels`` of the IMP branch;
     only (attack, level) pairs with a value for every target count. NaN and "" when none has."""
     targets, levels = set(int(t) for t in targets), set(int(v) for v in levels)
+    if "target_model" not in attacks:  # a table from before leave-one-out: model 0 is every row's target
+        attacks = attacks.assign(target_model=0)
     rows = attacks[attacks["attack"].isin(leave_one_out_attacks(attacks)) & attacks["target_model"].isin(targets)
                    & attacks["level"].isin(levels)]
     if "branch" in rows:
@@ -114,7 +116,8 @@ def verdict_e8(chain: pd.DataFrame, attacks: pd.DataFrame) -> pd.DataFrame:
             if gains.empty:
                 continue
             p_greater, p_less = t_p_value(gains["gain"], 0.0, "greater"), t_p_value(gains["gain"], 0.0, "less")
-            judged.append([key, f"{attack} L0..{deepest} vs best single ({column})", gains,
+            seen = f"L0..{deepest}" if levels is whole else f"L{deepest} vs L0"
+            judged.append([key, f"{attack} {seen} vs best single ({column})", gains,
                            f"{attack}_minus_best_single_{column}", role, p_greater, p_less,
                            join_notes(note, n_targets_note(group[group["attack"] == attack]))])
         secondary = [j for j in judged if j[4] == "secondary"]

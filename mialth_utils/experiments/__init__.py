@@ -36,7 +36,7 @@ from . import (
     tickets,
     transferability,
 )
-from .chain import chain_leakage  # noqa: F401
+from .chain import ticket_chain  # noqa: F401
 from .audit import audit_sizes, audit_your_model, train_demo_target  # noqa: F401 (the notebooks' API)
 from .base import Experiment, FigureSet, PlannedSet, Table, build, model_set  # noqa: F401
 from .classes import class_count, sizes_for_subset  # noqa: F401

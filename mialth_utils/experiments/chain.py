@@ -88,7 +88,7 @@ def level_outputs(models, targets: list[int], seed: int) -> tuple[np.ndarray, np
     return np.stack(phi, -1), np.stack(loss, -1), np.stack(scores, 1)
 
 
-def chain_leakage(spec: StudySpec) -> dict:
+def ticket_chain(spec: StudySpec) -> dict:
     """E8 (11_ticket_chain): chain_sr and chain_mr at every level, LiRA online's measured TPR beside the
     zero-reference estimates, every model of the set the target once."""
     rec = RunRecorder(spec, EXPERIMENT.name)
@@ -105,7 +105,7 @@ def chain_leakage(spec: StudySpec) -> dict:
         for (attack, level), scores in chain_scores(phi, membership.keep, target,
                                                     range(1, spec.models.n_levels + 1)).items():
             chain_rows.append({"target_model": target, "attack": attack, "level": level,
-                               **_model_info(models, target, level), "n_refs": len(targets) - 1,
+                               **_model_info(models, target, level), "n_refs": membership.n_models - 1,
                                "chain_levels": 2 if attack == "chain_sr" else level + 1, **metrics(scores)})
         for level in range(spec.models.n_levels + 1):
             lira = measured_scores[i, level]
@@ -128,7 +128,7 @@ def _model_info(models, target: int, level: int) -> dict:
 
 
 EXPERIMENT = Experiment(
-    "chain", "11_ticket_chain", model_sets=model_sets, reuses="lth_attack", replicated=True,
+    "ticket_chain", "11_ticket_chain", model_sets=model_sets, reuses="lth_attack", replicated=True,
     tables=(Table("chain", COLUMNS), Table("zero_reference", COLUMNS)), claims=(e8.CLAIM,),
     figures=(FigureSet("E8", "chain", (("fig_e8_chain", chain_figures.chain_gain),)),
              FigureSet("zero_reference", "zero_reference", (("fig_zero_reference", chain_figures.zero_reference),))))

@@ -41,6 +41,15 @@ def zero_reference_lines(zr: pd.DataFrame | None, figures: list[str] | None = No
             at = rows[rows["level"] == level]
             lines.append(f"  - {name}: estimate {_interval(by_seed(at, 'tail_estimate'))} vs measured "
                          f"{_interval(by_seed(at, 'measured_tpr'))}.")
+        lines += ["", "  | level | sparsity | measured TPR | tail estimate | error [95% CI] | abs. error [95% CI] | "
+                  "LT-IQR precision (chance) |", "  | --- | --- | --- | --- | --- | --- | --- |"]
+        for level, at in absolute.groupby("level"):
+            iqr = (f"{by_seed(at, 'lt_iqr_precision').mean():.3f} ({by_seed(at, 'lt_iqr_chance').mean():.3f})"
+                   if "lt_iqr_precision" in at and at["lt_iqr_precision"].notna().any() else "")
+            lines.append(f"  | {int(level)} | {at['sparsity'].mean():.3f} | {by_seed(at, 'measured_tpr').mean():.4f} | "
+                         f"{by_seed(at, 'tail_estimate').mean():.4f} | {_interval(by_seed(at, 'tail_error'))} | "
+                         f"{_interval(by_seed(at, 'abs_error'))} | {iqr} |")
+        lines.append("")
         if "lt_iqr_precision" in rows and rows["lt_iqr_precision"].notna().any():
             at = rows[rows["level"] == deepest]
             lines.append(f"  - LT-IQR over levels 0..{deepest}: precision at k {_interval(by_seed(at, 'lt_iqr_precision'))}"
