@@ -69,6 +69,14 @@ def group_settings(table: pd.DataFrame, extra=()):
         yield dict(zip(columns, values if isinstance(values, tuple) else (values,))), group
 
 
+def rows_of_setting(table: pd.DataFrame, key: dict) -> pd.DataFrame:
+    """The rows of another table (e.g. ``attacks``) of the setting ``key`` (from ``group_settings``)."""
+    for column in SETTING_COLUMNS:
+        if column in key and column in table:
+            table = table[table[column] == key[column]]
+    return table
+
+
 def join_notes(*parts) -> str:
     return "; ".join(p for p in parts if p)
 

@@ -19,7 +19,16 @@ from ..stats import (
     t_p_value,
     tost,
 )
-from .common import Claim, group_settings, join_notes, min_seeds_gate, setting_label, verdict_frame, verdict_row
+from .common import (
+    Claim,
+    group_settings,
+    join_notes,
+    min_seeds_gate,
+    rows_of_setting,
+    setting_label,
+    verdict_frame,
+    verdict_row,
+)
 from .scores import chance, primary_metric
 
 PLAN = section("E6Q")
@@ -103,10 +112,7 @@ def verdict_e6q(compression: pd.DataFrame, attacks: pd.DataFrame) -> pd.DataFram
     ratios; the same at AUC as a secondary row."""
     rows = []
     for key, group in group_settings(compression):
-        same = attacks
-        for column in ("settings_hash", "dataset", "model_arch"):
-            if column in key and column in attacks:
-                same = same[same[column] == key[column]]
+        same = rows_of_setting(attacks, key)
         at = group[(group["attack"] == PLAN["primary_attack"]) & (group["shadows"] == "matched")]
         if at.empty or same.empty:
             continue

@@ -20,6 +20,7 @@ from .common import (
     holm_adjusted,
     join_notes,
     min_seeds_gate,
+    rows_of_setting,
     setting_label,
     verdict_frame,
     verdict_row,
@@ -96,10 +97,7 @@ def verdict_e8(chain: pd.DataFrame, attacks: pd.DataFrame) -> pd.DataFrame:
     secondaries, and a context row per level L (chain_mr over 0..L against the best single model over 0..L)."""
     rows = []
     for key, group in group_settings(chain):
-        same = attacks
-        for column in ("settings_hash", "dataset", "model_arch"):
-            if column in key and column in attacks:
-                same = same[same[column] == key[column]]
+        same = rows_of_setting(attacks, key)
         if same.empty:
             continue
         deepest = int(group["level"].max())
