@@ -77,6 +77,7 @@ def check_paper_run(tmp_path, out: dict) -> None:
     assert set(collected["dataset"]) == {"cifar10"} and len(collected) == len(attacks)
 
 
+@pytest.mark.slow  # 95 s: the paper profile (CIFAR shapes, ResNet-18) end to end; make test-all runs it
 def test_paper_profile_code_path_short(tmp_path, cifar_files):
     """ResNet-20 (the paper profile's distillation student), no augmentation views (noise views only): the default run's variant."""
     out, _ = run_paper_path(tmp_path, "resnet-20", "none")

@@ -139,6 +139,7 @@ def test_widget_callbacks():
         render(df, "auc", "h2", ["rmia"], (0, 3))
 
 
+@pytest.mark.slow  # 60 s; test_executor checks the same bits on a Dask cluster for units of work
 def test_a_seed_sweep_on_a_dask_cluster_equals_the_sequential_sweep(tmp_path):
     from dask.distributed import LocalCluster
 

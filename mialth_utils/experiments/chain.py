@@ -29,8 +29,6 @@ ZR = section("zero_reference")
 COLUMNS = {
     "chain_levels": "number of models of the chain the attack saw: 2 for chain_sr (dense and the ticket at "
                     "`level`), level + 1 for chain_mr (levels 0..level), integer",
-    "fallback_frac": "share of examples with no IN or no OUT reference model, whose mean was filled from the other "
-                     "side (0..1)",
     "measured_tpr": "LiRA online's TPR at the plan's zero_reference fpr on this target and level (leave-one-out "
                     "references), 0..1",
     "tail_estimate": "zero-reference estimate of measured_tpr: the share of the target's evaluated non-members whose "
