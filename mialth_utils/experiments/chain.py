@@ -14,6 +14,7 @@ from ..analysis_plan import section
 from ..attacks.chain import chain_features, chain_scores
 from ..attacks.registry import get_attack
 from ..claims import e8
+from ..claims.scores import tpr_column
 from ..config import StudySpec
 from ..data.membership import balanced_eval_indices
 from ..data.views import augmentation_indices
@@ -93,7 +94,7 @@ def ticket_chain(spec: StudySpec) -> dict:
     models = build(spec, model_sets(spec)[0])
     membership, targets = models.membership, leave_one_out_targets(models)
     phi, loss, measured_scores = level_outputs(models, targets, spec.seed)
-    fpr_column = f"tpr@{100 * float(ZR['fpr']):g}%fpr"
+    fpr_column = tpr_column(float(ZR["fpr"]))
     chain_rows, zr_rows = [], []
     for i, target in enumerate(progress(targets, desc="targets")):
         member = membership.member_mask(target)

@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..claims.common import SETTING_COLUMNS, rows_of_setting
 from ..stats import seed_interval
 from .axes import band, check_one_setting, metric_axis, seeds_text, sparsity_axis, tpr_floor
 from .style import CHANCE_STYLE, attack_style, remaining_percent, styled
@@ -38,13 +39,6 @@ def one_seed_if_none(rows: pd.DataFrame) -> pd.DataFrame:
     return rows if "seed" in rows else rows.assign(seed=0)
 
 
-def same_setting(table: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``table`` of the setting (settings hash) ``rows`` belong to (all of it without the column)."""
-    if "settings_hash" in table and "settings_hash" in rows:
-        return table[table["settings_hash"].isin(rows["settings_hash"].unique())]
-    return table
-
-
 def best_single_curve(attacks: pd.DataFrame, targets: pd.DataFrame, column: str) -> pd.DataFrame:
     """Per seed and level L: the largest, over the single-model attacks with leave-one-out rows and the levels
     0..L, of that attack's mean over the seed's target models (what E8's rule compares chain_mr with)."""
@@ -65,8 +59,9 @@ def chain_gain(chain: pd.DataFrame, tables: dict | None = None, metric: str = "t
     """E8: TPR at 1% FPR of chain_mr (levels 0..L) and chain_sr (level L against dense) per IMP level L, beside
     the best single-model attack over levels 0..L (from the attacks table, when given) and LiRA online on the
     level-L model alone (from the zero_reference table, when given)."""
-    tables = {name: same_setting(table, chain) for name, table in (tables or {}).items()}
     check_one_setting(chain, ["attack", "level"])
+    key = {c: chain[c].iloc[0] for c in SETTING_COLUMNS if c in chain and len(chain)}
+    tables = {name: rows_of_setting(table, key) for name, table in (tables or {}).items()}
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     floor = tpr_floor(chain)
     for name in ("chain_mr", "chain_sr"):
