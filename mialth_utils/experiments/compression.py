@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from .. import signals as S
 from ..attacks.cmmia import mixed_attack_data
 from ..attacks.registry import cmmia_attacks, get_attack
 from ..data.membership import balanced_eval_indices
@@ -132,8 +133,6 @@ def distill_split(teacher: CompressedModelSet, student: CompressedModelSet, memb
     """Teacher (the dense target) and its distilled student on the teacher's members and non-members apart
     (Jagielski et al. 2023): loss, true-class confidence and accuracy per group, on the target's balanced
     evaluation set (identity view). A student that keeps the teacher's member / non-member gap leaks it."""
-    from .. import signals as S
-
     idx = balanced_eval_indices(member, None, seed)
     labels = teacher.game.labels[idx]
     rows = []
