@@ -12,7 +12,7 @@ no field for the target's membership: that enters only in ``evaluation.metrics``
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import log_softmax, softmax
@@ -171,6 +171,13 @@ class MembershipGame:
 
 
 
+# Signals of a model's augmentation views (identity, flips, shifts) that several attacks read, by name:
+# logits (..., Q_aug, N, C), labels (N,) -> p(y|x) averaged over the views (..., N) (RMIA, BASE), or LiRA's
+# logit-scaled confidence per view (..., Q_aug, N) (LiRA, BaVarIA).
+VIEW_SIGNALS = {"p_mean": lambda logits, labels: true_class_prob(logits, labels).mean(-2),
+                "phi": logit_scaled_confidence}
+
+
 @dataclass(frozen=True)
 class AttackData:
     """What the attacker has for one target. Shapes: Q views, N pool examples, C classes,
@@ -184,6 +191,8 @@ class AttackData:
     population_labels: np.ndarray  # (P,)
     target_population_logits: np.ndarray  # (Q, P, C)
     ref_population_logits: np.ndarray  # (R, Q, P, C)
+    keys: tuple | None = None  # (target, *references): what names each model's logits in ``memo``
+    memo: dict | None = field(default=None, compare=False, repr=False)  # per-model signals, shared by a level
 
     def __post_init__(self):
         q, n, c = self.target_logits.shape
@@ -210,34 +219,64 @@ class AttackData:
     def n_refs(self) -> int:
         return self.ref_logits.shape[0]
 
+    def target_signal(self, name: str, population: bool = False) -> np.ndarray:
+        """``VIEW_SIGNALS[name]`` of the target on the pool (or the ``population``)."""
+        logits = self.target_population_logits if population else self.target_logits
+        return self._signal(name, population, logits[None], self.keys[:1] if self.keys else None)[0]
+
+    def ref_signal(self, name: str, population: bool = False) -> np.ndarray:
+        """``VIEW_SIGNALS[name]`` of every reference model, stacked: (R, ...)."""
+        logits = self.ref_population_logits if population else self.ref_logits
+        return self._signal(name, population, logits, self.keys[1:] if self.keys else None)
+
+    def _signal(self, name, population, logits, keys) -> np.ndarray:
+        """Per model, from its augmentation views; with a ``memo`` (``attack_data(..., memo=)``) computed
+        once per model and shared by every attack and target of a level. The signals are per model and
+        example, so a model's values are bit for bit the same alone or stacked with others (tested)."""
+        fn, labels = VIEW_SIGNALS[name], self.population_labels if population else self.labels
+        if self.memo is None or keys is None:
+            return fn(logits[:, self.aug_idx], labels)
+        out = []
+        for key, one in zip(keys, logits):
+            if (name, population, key) not in self.memo:
+                self.memo[name, population, key] = fn(one[self.aug_idx], labels)
+            out.append(self.memo[name, population, key])
+        return np.stack(out)
+
     def require_refs(self, n: int, attack: str) -> None:
         if self.n_refs < n:
             raise ValueError(f"{attack} needs at least {n} reference models, got {self.n_refs}: "
                              "raise n_models")
 
 
-def build_attack_data(game: MembershipGame, target_logits: np.ndarray, ref_logits: np.ndarray, refs: list[int]) -> AttackData:
+def build_attack_data(game: MembershipGame, target_logits: np.ndarray, ref_logits: np.ndarray, refs: list[int],
+                      keys: tuple | None = None, memo: dict | None = None) -> AttackData:
     """Split saved logits (..., pool + population, C) into an AttackData; ``refs`` are the reference
     models' rows in the game's keep-matrix (never the target's)."""
     n = game.n_pool
     return AttackData(labels=game.labels, target_logits=target_logits[:, :n], ref_logits=ref_logits[:, :, :n],
                       ref_keep=game.keep[refs].copy(), queries=game.views, population_labels=game.population_labels,
-                      target_population_logits=target_logits[:, n:], ref_population_logits=ref_logits[:, :, n:])
+                      target_population_logits=target_logits[:, n:], ref_population_logits=ref_logits[:, :, n:],
+                      keys=keys, memo=memo)
 
 
-def attack_data(outputs, target: int = 0, ref_outputs=None) -> AttackData:
+def attack_data(outputs, target: int = 0, ref_outputs=None, memo: dict | None = None) -> AttackData:
     """AttackData for model ``target`` of ``outputs`` (a ``modelsets.Outputs``: one level of a model set,
-    or a compressed model set); the other models of ``ref_outputs`` (default the same) are references."""
+    or a compressed model set); the other models of ``ref_outputs`` (default the same) are references.
+    ``memo``: one dict for all the AttackData of a level (alive as long as ``outputs``), in which each
+    model's signals are computed once for every target and attack (``AttackData.target_signal``)."""
     ref_outputs = outputs if ref_outputs is None else ref_outputs
     refs = [m for m in range(outputs.game.keep.shape[0]) if m != target]
+    keys = ((id(outputs), target),) + tuple((id(ref_outputs), m) for m in refs) if memo is not None else None
     return build_attack_data(outputs.game, outputs.logits(target), np.stack([ref_outputs.logits(m) for m in refs]),
-                             refs)
+                             refs, keys, memo)
 
 
 def as_target(data: AttackData, ref: int) -> tuple[AttackData, np.ndarray]:
     """Play the game on reference model ``ref`` (whose membership the attacker knows): returns the
     AttackData with ``ref`` as target and the other references as references, and its keep row."""
     others = [r for r in range(data.n_refs) if r != ref]
+    keys = (data.keys[1 + ref],) + tuple(data.keys[1 + r] for r in others) if data.keys else None
     return AttackData(data.labels, data.ref_logits[ref], data.ref_logits[others], data.ref_keep[others],
                       data.queries, data.population_labels, data.ref_population_logits[ref],
-                      data.ref_population_logits[others]), data.ref_keep[ref]
+                      data.ref_population_logits[others], keys, data.memo), data.ref_keep[ref]

@@ -217,3 +217,26 @@ def test_shokri_boosted_and_mlp_fit_the_same_shadow_outputs(memorised):
     for attack in (Shokri(), ShokriMLP()):
         assert evaluate(attack.fit(data).score(data), member, n_boot=0)["auc"] > 0.58
     assert get_attack("shokri_mlp").name == "shokri_mlp" and get_attack("shokri").name == "shokri"
+
+
+def test_a_levels_signals_are_computed_once_per_model_and_equal_bit_for_bit(small_model_set, monkeypatch):
+    """With one memo for a level (as ``audit_model_set`` passes), every target's LiRA, RMIA, BASE and
+    BaVarIA give bit for bit the scores they give without it, and each shared signal is computed once
+    per model of the level (pool and population), not once per target and attack."""
+    from mialth_utils.attacks.bayes import BASE, BaVarIA
+
+    outputs, n_models = small_model_set.at(1), small_model_set.membership.n_models
+    calls = {name: 0 for name in S.VIEW_SIGNALS}
+    counted = {name: (lambda fn, name: lambda *a: calls.__setitem__(name, calls[name] + 1) or fn(*a))(fn, name)
+               for name, fn in S.VIEW_SIGNALS.items()}
+    memo = {}
+    for target in range(n_models):
+        for make in (lambda: LiRA(online=True), lambda: LiRA(online=False), RMIA, BASE, lambda: BaVarIA(online=False)):
+            plain = attack_data(outputs, target)
+            expected = make().fit(plain).score(plain)
+            with monkeypatch.context() as m:
+                m.setattr(S, "VIEW_SIGNALS", counted)
+                shared = attack_data(outputs, target, memo=memo)
+                got = make().fit(shared).score(shared)
+            assert np.array_equal(got, expected), (target, make().name)
+    assert calls == {"p_mean": 2 * n_models, "phi": n_models}  # p_mean on the pool and the population

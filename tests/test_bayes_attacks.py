@@ -8,6 +8,7 @@ from mialth_utils.attacks.bayes import BASE, BaVarIA, empirical_prior, nig_poste
 from mialth_utils.attacks.lira import LiRA
 from mialth_utils.attacks.rmia import RMIA
 from mialth_utils.evaluation.metrics import evaluate
+from mialth_utils.data.views import VIEW_SETS
 from mialth_utils.signals import AttackData
 
 
@@ -29,7 +30,7 @@ def gaussian_game(n_refs, n=4000, shift=1.0, sd=1.0, seed=0, views=1, sd_spread=
     target_phi = mu + shift * member + rng.normal(0, sd, (views, n))
     labels = np.zeros(n, int)
     ref, tgt = _binary_logits(ref_phi), _binary_logits(target_phi)
-    queries = ("id",) + tuple(f"flip{i}" for i in range(views - 1))
+    queries = VIEW_SETS["shifts"][:views]  # the identity, a flip, shifts: augmentation views
     data = AttackData(labels, tgt, ref, keep, queries, labels[:50], tgt[:, :50], ref[:, :, :50])
     return data, member
 
@@ -130,3 +131,29 @@ def test_new_attacks_find_members_and_fit_no_target_labels(small_model_set):
         assert np.isfinite(scores).all()
         assert evaluate(scores, member, n_boot=0)["auc"] > 0.6, attack.name  # RMIA reaches 0.66 on this set
     assert BASE().fit(data).temperature_ in BASE().t_grid
+
+
+@pytest.mark.parametrize("online", [True, False])
+def test_base_temperature_choice_is_the_pseudo_target_game_bit_for_bit(online):
+    """BASE computes log p(y|x) of the references once per fit and rescales it per temperature: the
+    chosen temperature and the scores equal playing the game afresh on reference 0 at every temperature
+    (``as_target``, each AttackData's own log-likelihoods), bit for bit."""
+    from sklearn.metrics import roc_auc_score
+
+    from mialth_utils.attacks.bayes import _log_mean_exp
+    from mialth_utils.signals import as_target, true_class_prob
+
+    data, _ = gaussian_game(6, n=1500, views=3, sd_spread=0.5, seed=4)
+    attack = BASE(online=online).fit(data)
+
+    def log_p(logits, game):  # log of p(y|x) averaged over the augmentation views, from the definition
+        return np.log(true_class_prob(logits[..., game.aug_idx, :, :], game.labels).mean(-2))
+
+    def fresh(game, t):
+        weights = attack._weights(game.ref_keep)
+        return log_p(game.target_logits, game) / t - _log_mean_exp(log_p(game.ref_logits, game) / t, weights)
+
+    pseudo, keep = as_target(data, 0)
+    aucs = [roc_auc_score(keep, fresh(pseudo, t)) for t in attack.t_grid]
+    assert attack.temperature_ == attack.t_grid[int(np.argmax(aucs))]
+    assert np.array_equal(attack.score(data), fresh(data, attack.temperature_))

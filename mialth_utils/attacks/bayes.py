@@ -21,8 +21,6 @@ from scipy.special import logsumexp
 from scipy.stats import t as student_t
 from sklearn.metrics import roc_auc_score
 
-from .. import signals as S
-from ..signals import as_target
 from .base import Attack
 
 
@@ -31,11 +29,6 @@ def _log_mean_exp(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     n = weights.sum(0)
     with np.errstate(divide="ignore"):
         return logsumexp(values, axis=0, b=weights) - np.log(np.maximum(n, 1))
-
-
-def _log_p(logits: np.ndarray, data) -> np.ndarray:
-    """log of p(y|x) averaged over the augmentation views (as RMIA reads it): (..., N)."""
-    return np.log(S.true_class_prob(logits[..., data.aug_idx, :, :], data.labels).mean(-2))
 
 
 class BASE(Attack):
@@ -55,26 +48,24 @@ class BASE(Attack):
         out = (~keep).astype(float)
         return np.where(out.sum(0) > 0, out, 1.0)
 
-    def _denominator(self, data, temperature: float) -> np.ndarray:
-        logp = _log_p(data.ref_logits, data) / temperature  # (R, N)
-        return _log_mean_exp(logp, self._weights(data.ref_keep))
-
-    def _score(self, data, denominator, temperature: float) -> np.ndarray:
-        return _log_p(data.target_logits, data) / temperature - denominator
+    def _denominator(self, logp_refs: np.ndarray, keep: np.ndarray, temperature: float) -> np.ndarray:
+        return _log_mean_exp(logp_refs / temperature, self._weights(keep))
 
     def fit(self, data):
         data.require_refs(2 if self.temperature is not None else 3, self.name)
-        if self.temperature is None:
-            pseudo, keep = as_target(data, 0)
-            aucs = [roc_auc_score(keep, self._score(pseudo, self._denominator(pseudo, t), t)) for t in self.t_grid]
+        logp_refs = np.log(data.ref_signal("p_mean"))  # (R, N), once: every temperature only rescales it
+        if self.temperature is None:  # reference 0 plays the target, the others are its references
+            keep, others = data.ref_keep[0], data.ref_keep[1:]
+            aucs = [roc_auc_score(keep, logp_refs[0] / t - self._denominator(logp_refs[1:], others, t))
+                    for t in self.t_grid]
             self.temperature_ = float(self.t_grid[int(np.argmax(aucs))])
         else:
             self.temperature_ = float(self.temperature)
-        self.denominator_ = self._denominator(data, self.temperature_)
+        self.denominator_ = self._denominator(logp_refs, data.ref_keep, self.temperature_)
         return self
 
     def score(self, data):
-        return self._score(data, self.denominator_, self.temperature_)
+        return np.log(data.target_signal("p_mean")) / self.temperature_ - self.denominator_
 
 
 def nig_posterior(x: np.ndarray, w: np.ndarray, prior: tuple[float, float, float, float]):
@@ -125,7 +116,7 @@ class BaVarIA(Attack):
 
     def fit(self, data):
         data.require_refs(2, self.name)
-        phi = S.logit_scaled_confidence(data.ref_logits[:, data.aug_idx], data.labels)  # (R, Q, N)
+        phi = data.ref_signal("phi")  # (R, Q, N): LiRA's logit-scaled confidence of the augmentation views
         sides = {"out": ~data.ref_keep} | ({"in": data.ref_keep} if self.online else {})
         self.predictive_ = {}
         for side, mask in sides.items():
@@ -135,7 +126,7 @@ class BaVarIA(Attack):
         return self
 
     def score(self, data):
-        phi = S.logit_scaled_confidence(data.target_logits[data.aug_idx], data.labels)  # (Q, N)
+        phi = data.target_signal("phi")  # (Q, N)
         df, loc, scale = self.predictive_["out"]
         if not self.online:
             return -student_t.logsf(phi, df, loc, scale).mean(0)

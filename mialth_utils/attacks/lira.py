@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import norm
 
-from .. import signals as S
 from .base import Attack
 
 
@@ -33,8 +32,7 @@ class LiRA(Attack):
 
     def fit(self, data):
         data.require_refs(2 if not self.online else 4, self.name)
-        aug = data.aug_idx
-        phi = S.logit_scaled_confidence(data.ref_logits[:, aug], data.labels)  # (R, Q, N)
+        phi = data.ref_signal("phi")  # (R, Q, N): over the augmentation views
         self.mean_out_, self.std_out_ = self._stats(phi, ~data.ref_keep, self.fixed_variance)
         if self.online:
             self.mean_in_, self.std_in_ = self._stats(phi, data.ref_keep, self.fixed_variance)
@@ -76,7 +74,7 @@ class LiRA(Attack):
             mean[:, n == 0] = np.median(mean[:, n > 0], axis=1, keepdims=True)
 
     def score(self, data):
-        phi = S.logit_scaled_confidence(data.target_logits[data.aug_idx], data.labels)  # (Q, N)
+        phi = data.target_signal("phi")  # (Q, N)
         if self.online:
             llr = norm.logpdf(phi, self.mean_in_, self.std_in_) - norm.logpdf(phi, self.mean_out_, self.std_out_)
             return llr.mean(0)

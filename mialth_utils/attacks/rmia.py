@@ -4,13 +4,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from .. import signals as S
 from .base import Attack
-
-
-def _p(logits, labels, aug):
-    """p(y|x) averaged over the augmentation views: (..., N)."""
-    return S.true_class_prob(logits[..., aug, :, :], labels).mean(-2)
 
 
 def _out_means(p_ref, keep, p_pop):
@@ -43,8 +37,8 @@ class RMIA(Attack):
 
     def fit(self, data):
         data.require_refs(3 if self.a is None else 2, self.name)  # fitting a sets one reference aside
-        p_ref = _p(data.ref_logits, data.labels, data.aug_idx)  # (R, N)
-        p_pop = _p(data.ref_population_logits, data.population_labels, data.aug_idx)  # (R, P)
+        p_ref = data.ref_signal("p_mean")  # (R, N): p(y|x) averaged over the augmentation views
+        p_pop = data.ref_signal("p_mean", population=True)  # (R, P)
         if self.a is None:  # reference 0 plays the target, the others are its references
             pseudo_out = _out_means(p_ref[1:], data.ref_keep[1:], p_pop[1:])
             aucs = [roc_auc_score(data.ref_keep[0], _score(p_ref[0], p_pop[0], *pseudo_out, a, self.gamma))
@@ -56,7 +50,5 @@ class RMIA(Attack):
         return self
 
     def score(self, data):
-        aug = data.aug_idx
-        return _score(_p(data.target_logits, data.labels, aug),
-                      _p(data.target_population_logits, data.population_labels, aug),
+        return _score(data.target_signal("p_mean"), data.target_signal("p_mean", population=True),
                       self.p_out_, self.p_out_pop_, self.a_, self.gamma)

@@ -1,7 +1,7 @@
 """Run attacks on a model set and tabulate: the glue between saved logits and metrics.
 
-Signals and query views are computed inside each attack from one AttackData per level, built once
-and shared by every attack of that level.
+Signals and query views are computed inside each attack from one AttackData per target and level;
+the signals several attacks read (``signals.VIEW_SIGNALS``) once per model and level, for every target.
 """
 from __future__ import annotations
 
@@ -88,10 +88,10 @@ def audit_model_set(models, levels=None, attacks_factory=default_attacks, *, tar
     targets = leave_one_out_targets(models, target) if leave_one_out else [target]
     frames, all_scores = [], {}
     for level in progress(list(levels), desc="levels"):
-        outputs = models.at(level, branch)
+        outputs, memo = models.at(level, branch), {}  # each model's signals once, for every target and attack
         for model in targets:
             attacks = attacks_factory() if model == target else [a for a in attacks_factory() if _cheap(a)]
-            df, scores = run_attacks(attack_data(outputs, model), models.membership.member_mask(model), attacks,
+            df, scores = run_attacks(attack_data(outputs, model, memo=memo), models.membership.member_mask(model), attacks,
                                      candidates=models.membership.target_pool,
                                      n_boot=n_boot if model == target else 0, seed=seed)
             info = models.metrics(model, level, branch)
