@@ -170,27 +170,73 @@ def _count(row: dict, planned: PlannedSet, seen: set, rates: dict, device: str, 
             continue
         if key not in rates:
             rates[key] = _rates(replace(set_spec, model=key[0]), device)
-        train_s, predict_s = rates[key]
+        train_s, predict_s, flops, limit = rates[key]
         row["to_train"] += 1
         row["example_epochs"] += example_epochs
         predictions = len(set_spec.view_names) * (set_spec.n_pool + set_spec.n_population)
         row["est_minutes"] += (example_epochs * train_s + predictions * predict_s) / 60
+        work = (3 * example_epochs + predictions) * flops / 1e9  # GFLOP of its training and prediction
+        row["tflop"] += work / 1e3
+        row["floor_minutes"] += work / limit / 60
 
 
-def _rates(set_spec: ModelSetSpec, device: str) -> tuple[float, float]:
-    """Timed rates, or NaN where the data set's shape is not known here (the estimate then says so)."""
+def forward_flops(set_spec: ModelSetSpec) -> float:
+    """FLOPs of one example's forward pass through the set's architecture (torch's flop counter: 2 per
+    multiply-add of every matmul and convolution); training costs three times that (forward, input and
+    weight gradients), prediction once."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .models import build_model
+
+    shape, n_classes = dataset_facts(set_spec)
+    net = build_model(set_spec.model, shape, n_classes).eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        net(torch.zeros(1, *shape))
+    return float(counter.get_total_flops())
+
+
+def core_limit(set_spec: ModelSetSpec, device: str = "cpu") -> float:
+    """GFLOP/s of the products of one training step of the set's MLP (``bench.batched.matmul_rate``,
+    batch size and precision of its recipe, one unit's threads): what arithmetic alone allows here.
+    NaN for an architecture that is not an MLP."""
+    import torch
+
+    from .bench.batched import _layer_shapes, matmul_rate
+    from .executor import unit_threads
+    from .models import build_model
+    from .training.loop import resolve_precision
+
+    shapes = _layer_shapes(build_model(set_spec.model, *dataset_facts(set_spec)))
+    if not shapes:
+        return float("nan")
+    device = torch.device(device)
+    dtype = torch.bfloat16 if resolve_precision(set_spec.train.precision, device) == "bf16" else torch.float32
+    before = torch.get_num_threads()
+    torch.set_num_threads(unit_threads())
     try:
-        return seconds_per_example(set_spec, device)
+        return matmul_rate(shapes, 1, set_spec.train.batch_size, dtype, device, seconds=0.5)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _rates(set_spec: ModelSetSpec, device: str) -> tuple[float, float, float, float]:
+    """Timed rates (seconds per example-epoch, per prediction), forward FLOPs per example and the core's
+    limit in GFLOP/s; NaN where the data set's shape is not known here (the estimate then says so)."""
+    try:
+        return (*seconds_per_example(set_spec, device), forward_flops(set_spec), core_limit(set_spec, device))
     except DataNotFoundError as err:
         log.warning("plan: no time estimate for %s (%s)", set_spec.dataset, err)
-        return float("nan"), float("nan")
+        return (float("nan"),) * 4
 
 
 def plan(runs: list[tuple[str, dict]], workers: int = 1, device: str = "cpu",
          results_dir: str | None = None) -> pd.DataFrame:
     """One row per notebook run: model-levels it will train (each counted once, in the first run
     that needs it), already stored, example-epochs, and estimated minutes of training and prediction
-    on ``workers`` single-threaded processes (attacks, metrics and figures are not included)."""
+    on ``workers`` single-threaded processes (attacks, metrics and figures are not included); the
+    arithmetic of that training and prediction (``tflop``) and its floor: the minutes it would take at
+    the same-shape matmul rate of this machine (``core_limit``; NaN for architectures that are not MLPs)."""
     rates: dict[tuple, tuple[float, float]] = {}
     seen: set[str] = set()
     rows = []
@@ -198,12 +244,16 @@ def plan(runs: list[tuple[str, dict]], workers: int = 1, device: str = "cpu",
         params = {"results_dir": results_dir or "", **params}
         spec_seed = params.get("seed", 0)
         row = {"notebook": str(notebook), "seed": spec_seed, "to_train": 0, "stored": 0, "example_epochs": 0,
-               "est_minutes": 0.0}
+               "est_minutes": 0.0, "tflop": 0.0, "floor_minutes": 0.0}
         for planned in planned_sets(str(notebook), params):
             _count(row, planned, seen, rates, device, _cache_dir(notebook, params))
         rows.append(row)
-    table = pd.DataFrame(rows, columns=["notebook", "seed", "to_train", "stored", "example_epochs", "est_minutes"])
-    log.info("plan: %d model-levels to train (%d already stored), about %.1f min of training on %d worker(s)"
-             "\n%s", table["to_train"].sum(), table["stored"].sum(), table["est_minutes"].sum() / max(workers, 1),
-             workers, table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    table = pd.DataFrame(rows, columns=["notebook", "seed", "to_train", "stored", "example_epochs", "est_minutes",
+                                        "tflop", "floor_minutes"])
+    n = max(workers, 1)
+    log.info("plan: %d model-levels to train (%d already stored), about %.1f min of training on %d worker(s); "
+             "their arithmetic (%.1f TFLOP) takes at least %.1f min there at this machine's matmul rate of the same "
+             "shapes, with no overhead and no attacks\n%s", table["to_train"].sum(), table["stored"].sum(),
+             table["est_minutes"].sum() / n, workers, table["tflop"].sum(), table["floor_minutes"].sum() / n,
+             table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     return table

@@ -3,6 +3,7 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from mialth_utils import kernels, sweep
 from mialth_utils.evaluation.analysis import trajectory_summary, transfer_matrix
@@ -167,6 +168,13 @@ def test_plan_counts_each_model_level_once_and_sees_the_store(tmp_path):
     assert before.loc["03_lth_attack", "to_train"] == chain
     assert before.loc["07_sample_trajectories", "to_train"] == 0  # the same IMP models: counted once
     assert before.loc["03_lth_attack", "est_minutes"] > 0
+    # its arithmetic: 3 forward passes an example-epoch (forward, input and weight gradients), 1 a prediction
+    weights = sum(m.weight.numel() for m in experiments.model_set(spec, build=False).make_net(0).modules()
+                  if isinstance(m, torch.nn.Linear))
+    predictions = chain * len(spec.models.view_names) * (spec.models.n_pool + spec.models.n_population)
+    row = before.loc["03_lth_attack"]
+    assert row["tflop"] * 1e12 == pytest.approx(2 * weights * (3 * row["example_epochs"] + predictions), rel=1e-9)
+    assert 0 < row["floor_minutes"] < row["est_minutes"] * 2  # arithmetic alone, at the same-shape matmul rate
     experiments.model_set(spec, controls=("random_mask", "random_reinit"))
     after = plan(runs).set_index("notebook")
     assert after["to_train"].sum() == 0 and after.loc["03_lth_attack", "stored"] == chain
