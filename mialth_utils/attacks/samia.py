@@ -8,6 +8,9 @@ step), and Adam takes 1024-row batches at lr 3e-3 (was 512 at 2e-3: half the ste
 Fewer or larger steps lost AUC (2048 rows at lr 8e-3: -0.008), and so did early stopping on a
 held-out tenth of the reference rows (one fit stopped at 11 epochs with AUC 0.59 instead of 0.66): it
 stays available (``patience``) but off. ``SAMIA(batch_size=512, lr=2e-3)`` is the former fit.
+The tokens are taken apart with ``unbind`` rather than slices (a slice's gradient is a zero-filled
+copy of the whole tensor) and Adam runs its ``foreach`` kernels: 1.3x and 1.27x a step, scores bit for
+bit the same as before.
 """
 from __future__ import annotations
 
@@ -50,11 +53,13 @@ class _AttentionScorer(nn.Module):
         attn, (n, t, dim) = layer.self_attn, h.shape
         heads = attn.num_heads
         qkv = nn.functional.linear(h, attn.in_proj_weight, attn.in_proj_bias).view(n, t, 3, heads, dim // heads)
-        q, k, v = (qkv[:, :, i].contiguous() for i in range(3))  # (n, t, heads, d)
+        q, k, v = (part.contiguous() for part in qkv.unbind(2))  # (n, t, heads, d)
         scale = 1 / math.sqrt(dim // heads)
-        scores = torch.stack([(q * k[:, j:j + 1]).sum(-1) for j in range(t)], 2) * scale  # (n, t_q, t_k, heads)
+        # tokens by unbind, not by slicing: a slice's gradient is a zero-filled copy of the whole tensor
+        scores = torch.stack([(q * kj.unsqueeze(1)).sum(-1) for kj in k.unbind(1)], 2) * scale  # (n, t_q, t_k, heads)
         weights = scores.softmax(2)
-        mixed = sum(weights[:, :, j].unsqueeze(-1) * v[:, j:j + 1] for j in range(t)).reshape(n, t, dim)
+        mixed = sum(wj.unsqueeze(-1) * vj.unsqueeze(1)
+                    for wj, vj in zip(weights.unbind(2), v.unbind(1))).reshape(n, t, dim)
         h = layer.norm1(h + attn.out_proj(mixed))
         return layer.norm2(h + layer.linear2(nn.functional.relu(layer.linear1(h))))
 
@@ -99,7 +104,7 @@ class SAMIA(Attack):
         """Adam on (x, y) for ``epochs``, stopping when the held-out loss has not improved for
         ``patience`` epochs (then the best weights are restored); returns the epochs run."""
         gen = torch.Generator().manual_seed(self.seed)
-        opt = torch.optim.Adam(self.model_.parameters(), lr=self.lr)
+        opt = torch.optim.Adam(self.model_.parameters(), lr=self.lr, foreach=True)
         best, best_state, waited, epoch = float("inf"), None, 0, 0
         loss_fn = nn.functional.binary_cross_entropy_with_logits
         for epoch in range(1, self.epochs + 1):
