@@ -171,11 +171,15 @@ class MembershipGame:
 
 
 
-# Signals of a model's augmentation views (identity, flips, shifts) that several attacks read, by name:
-# logits (..., Q_aug, N, C), labels (N,) -> p(y|x) averaged over the views (..., N) (RMIA, BASE), or LiRA's
-# logit-scaled confidence per view (..., Q_aug, N) (LiRA, BaVarIA).
-VIEW_SIGNALS = {"p_mean": lambda logits, labels: true_class_prob(logits, labels).mean(-2),
-                "phi": logit_scaled_confidence}
+# Per-model signals that attacks read, by name: (views, fn). "aug": fn(logits of the augmentation views
+# (..., Q_aug, N, C), labels) -> p(y|x) averaged over the views (..., N) (RMIA, BASE), or LiRA's
+# logit-scaled confidence per view (..., Q_aug, N) (LiRA, BaVarIA); "id": fn(logits of the identity view
+# (..., N, C), labels) -> Song & Mittal's signals, larger for members (the threshold attacks).
+VIEW_SIGNALS = {"p_mean": ("aug", lambda logits, labels: true_class_prob(logits, labels).mean(-2)),
+                "phi": ("aug", logit_scaled_confidence),
+                "confidence": ("id", logit_scaled_confidence),
+                "entropy": ("id", lambda logits, labels: -log_entropy(logits)),
+                "modified_entropy": ("id", lambda logits, labels: -log_modified_entropy(logits, labels))}
 
 
 @dataclass(frozen=True)
@@ -230,16 +234,17 @@ class AttackData:
         return self._signal(name, population, logits, self.keys[1:] if self.keys else None)
 
     def _signal(self, name, population, logits, keys) -> np.ndarray:
-        """Per model, from its augmentation views; with a ``memo`` (``attack_data(..., memo=)``) computed
+        """Per model, from its augmentation views or its identity view; with a ``memo`` (``attack_data(..., memo=)``) computed
         once per model and shared by every attack and target of a level. The signals are per model and
         example, so a model's values are bit for bit the same alone or stacked with others (tested)."""
-        fn, labels = VIEW_SIGNALS[name], self.population_labels if population else self.labels
+        (views, fn), labels = VIEW_SIGNALS[name], self.population_labels if population else self.labels
+        views = self.aug_idx if views == "aug" else 0
         if self.memo is None or keys is None:
-            return fn(logits[:, self.aug_idx], labels)
+            return fn(logits[:, views], labels)
         out = []
         for key, one in zip(keys, logits):
             if (name, population, key) not in self.memo:
-                self.memo[name, population, key] = fn(one[self.aug_idx], labels)
+                self.memo[name, population, key] = fn(one[views], labels)
             out.append(self.memo[name, population, key])
         return np.stack(out)
 

@@ -220,18 +220,20 @@ def test_shokri_boosted_and_mlp_fit_the_same_shadow_outputs(memorised):
 
 
 def test_a_levels_signals_are_computed_once_per_model_and_equal_bit_for_bit(small_model_set, monkeypatch):
-    """With one memo for a level (as ``audit_model_set`` passes), every target's LiRA, RMIA, BASE and
-    BaVarIA give bit for bit the scores they give without it, and each shared signal is computed once
+    """With one memo for a level (as ``audit_model_set`` passes), every target's LiRA, RMIA, BASE,
+    BaVarIA and threshold attacks give bit for bit the scores they give without it, and each shared signal is computed once
     per model of the level (pool and population), not once per target and attack."""
     from mialth_utils.attacks.bayes import BASE, BaVarIA
 
     outputs, n_models = small_model_set.at(1), small_model_set.membership.n_models
     calls = {name: 0 for name in S.VIEW_SIGNALS}
-    counted = {name: (lambda fn, name: lambda *a: calls.__setitem__(name, calls[name] + 1) or fn(*a))(fn, name)
-               for name, fn in S.VIEW_SIGNALS.items()}
+    counted = {name: (views, (lambda fn, name: lambda *a: calls.__setitem__(name, calls[name] + 1) or fn(*a))(fn, name))
+               for name, (views, fn) in S.VIEW_SIGNALS.items()}
     memo = {}
+    signal_attacks = [lambda m=m: SignalAttack(m) for m in ("confidence", "entropy", "modified_entropy")]
     for target in range(n_models):
-        for make in (lambda: LiRA(online=True), lambda: LiRA(online=False), RMIA, BASE, lambda: BaVarIA(online=False)):
+        for make in [lambda: LiRA(online=True), lambda: LiRA(online=False), RMIA, BASE,
+                     lambda: BaVarIA(online=False)] + signal_attacks:
             plain = attack_data(outputs, target)
             expected = make().fit(plain).score(plain)
             with monkeypatch.context() as m:
@@ -239,4 +241,6 @@ def test_a_levels_signals_are_computed_once_per_model_and_equal_bit_for_bit(smal
                 shared = attack_data(outputs, target, memo=memo)
                 got = make().fit(shared).score(shared)
             assert np.array_equal(got, expected), (target, make().name)
-    assert calls == {"p_mean": 2 * n_models, "phi": n_models}  # p_mean on the pool and the population
+    # once per model: p_mean on the pool and the population, the others on the pool
+    assert calls == {"p_mean": 2 * n_models, "phi": n_models, "confidence": n_models, "entropy": n_models,
+                     "modified_entropy": n_models}

@@ -13,9 +13,7 @@ import numpy as np
 from .. import signals as S
 from .base import Attack, best_threshold
 
-SIGNALS = {"confidence": lambda lg, y: S.logit_scaled_confidence(lg, y),
-           "entropy": lambda lg, y: -S.log_entropy(lg),
-           "modified_entropy": lambda lg, y: -S.log_modified_entropy(lg, y)}
+SIGNALS = ("confidence", "entropy", "modified_entropy")  # computed by ``signals.VIEW_SIGNALS``, per model
 
 
 class LossAttack(Attack):
@@ -48,7 +46,7 @@ class SignalAttack(Attack):
 
     def fit(self, data):
         data.require_refs(1, self.name)
-        values = np.stack([SIGNALS[self.metric](lg[0], data.labels) for lg in data.ref_logits]).ravel()
+        values = data.ref_signal(self.metric).ravel()  # the identity view of every reference
         members = data.ref_keep.ravel()
         labels = np.tile(data.labels, data.n_refs)
         n_classes = data.target_logits.shape[-1]
@@ -60,4 +58,4 @@ class SignalAttack(Attack):
         return self
 
     def score(self, data):
-        return SIGNALS[self.metric](data.target_logits[0], data.labels) - self.thresholds_[data.labels]
+        return data.target_signal(self.metric) - self.thresholds_[data.labels]
