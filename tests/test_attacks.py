@@ -159,7 +159,8 @@ def test_signals_distinct_and_ordered_on_saturating_logits():
     for metric in ("confidence", "entropy", "modified_entropy"):
         attack = SignalAttack(metric)
         attack.thresholds_ = np.full(10, -3.0)
-        data = type("D", (), {"target_logits": logits[None], "labels": y})()
+        data = AttackData(y, logits[None], logits[None, None], np.zeros((1, len(y)), bool), ("id",), y[:5],
+                          logits[None, :5], logits[None, None, :5])
         scores = attack.score(data)
         assert len(np.unique(scores)) == 400, metric
 
