@@ -202,12 +202,12 @@ def core_limit(set_spec: ModelSetSpec, device: str = "cpu") -> float:
     NaN for an architecture that is not an MLP."""
     import torch
 
-    from .bench.batched import _layer_shapes, matmul_rate
+    from .bench.batched import layer_shapes, matmul_rate
     from .executor import unit_threads
     from .models import build_model
     from .training.loop import resolve_precision
 
-    shapes = _layer_shapes(build_model(set_spec.model, *dataset_facts(set_spec)))
+    shapes = layer_shapes(build_model(set_spec.model, *dataset_facts(set_spec)))
     if not shapes:
         return float("nan")
     device = torch.device(device)

@@ -26,7 +26,7 @@ def _jobs(data, model: str, n_models: int, n_train: int):
             for m in range(n_models)]
 
 
-def _layer_shapes(net) -> list[tuple[int, int]]:
+def layer_shapes(net) -> list[tuple[int, int]]:
     from ..training.batched import mlp_linears
 
     linears = mlp_linears(net)
@@ -106,7 +106,7 @@ def _benchmark(model: str = "lenet-300-100", device: str = "auto", n_models: int
            "precision": resolve_precision(spec.precision, data.device), "per_model_seconds": per_model,
            "batched_seconds": batched, "ratio": per_model / batched if reason is None else 1.0,
            "not_batched_because": reason or ""}
-    shapes = _layer_shapes(jobs[0].net)
+    shapes = layer_shapes(jobs[0].net)
     if shapes:
         flops = 6 * sum(i * o for i, o in shapes) * n_train * epochs * n_models
         dtype = torch.bfloat16 if row["precision"] == "bf16" else torch.float32
