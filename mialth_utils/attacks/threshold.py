@@ -13,7 +13,8 @@ import numpy as np
 from .. import signals as S
 from .base import Attack, best_threshold
 
-SIGNALS = ("confidence", "entropy", "modified_entropy")  # computed by ``signals.VIEW_SIGNALS``, per model
+# the identity-view signals of ``signals.VIEW_SIGNALS`` (confidence, entropy, modified entropy), per model
+SIGNALS = tuple(name for name, (views, _) in S.VIEW_SIGNALS.items() if views == "id")
 
 
 class LossAttack(Attack):
